@@ -1,0 +1,594 @@
+"""Sans-IO core of the Inference Endpoint client: everything except sending bytes and sleeping.
+
+The sync and async clients in :mod:`hf_pinecone.endpoint` are thin transports. They drive the generator
+returned by :meth:`EndpointProtocol.batch_flow`, which yields :class:`Send` (send this body, give me the
+:class:`Response` or :class:`TransportFailure`) and :class:`Sleep` actions and finally returns one result
+per input. Retries, cold-start waiting, batch-size learning and splitting, and bisection of rejected
+batches are written once, here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+from hf_pinecone._retry import RetryPolicy, parse_retry_after
+from hf_pinecone.errors import (
+    ConfigurationError,
+    EndpointAuthError,
+    EndpointError,
+    EndpointRequestError,
+    EndpointResponseError,
+    EndpointUnavailableError,
+    InsecureTransportError,
+    redact,
+)
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "Action",
+    "BatchResult",
+    "ConcurrencyPolicy",
+    "EndpointProtocol",
+    "Outcome",
+    "Response",
+    "Send",
+    "Sleep",
+    "TransportFailure",
+    "build_body",
+    "check_texts",
+    "check_url",
+    "classify_error",
+    "is_loopback_host",
+    "learned_batch_size",
+    "parse_embeddings",
+    "server_message",
+]
+
+logger = logging.getLogger("hf_pinecone")
+
+# TEI's (and the toolkit proxy's) default payload limit; a body must stay strictly below it.
+MAX_BATCH_BYTES = 2_000_000
+_MAX_SERVER_MESSAGE = 500
+_BATCH_SIZE_RE = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)", re.IGNORECASE)
+
+Vector = list[float]
+BatchResult = Union[Vector, EndpointRequestError]  # noqa: UP007 - runtime alias on 3.10
+
+
+# ---------------- actions
+@dataclass(frozen=True)
+class Send:
+    """Ask the transport to POST ``body`` (JSON bytes) to the endpoint and send back an :data:`Outcome`."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Ask the transport to wait ``seconds`` (outside the concurrency limiter) and send back ``None``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP response as the transport received it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """No response arrived: ``kind`` is ``"timeout"`` or ``"connection"``; ``detail`` says why."""
+
+    kind: str
+    detail: str
+
+
+Action = Union[Send, Sleep]  # noqa: UP007
+Outcome = Union[Response, TransportFailure]  # noqa: UP007
+Flow = Generator[Action, Outcome | None, list[BatchResult]]
+
+
+# ---------------- inputs, URL
+def check_texts(texts: Sequence[Any]) -> list[str]:
+    """Return ``texts`` as a list, or raise ``TypeError`` naming the first non-string position."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a sequence of strings, not a single string; wrap it in a list")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+    return out
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, ``*.localhost``, 127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, has_token: bool, allow_insecure_http: bool) -> str:
+    """Validate an endpoint URL and refuse to send a token in clear text off this machine.
+
+    Args:
+        url: Endpoint URL.
+        has_token: Whether a token would be sent.
+        allow_insecure_http: The user's explicit opt-in to plain http with a token to a non-loopback host.
+
+    Returns:
+        The URL, stripped of surrounding whitespace.
+
+    Raises:
+        ConfigurationError: Not an absolute http(s) URL, or credentials embedded in it.
+        InsecureTransportError: Token over plain http to a non-loopback host without the opt-in.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"endpoint URL must be an absolute http(s) URL, got {redact(url)!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError("endpoint URL must not embed credentials; pass the token separately")
+    if (
+        parts.scheme == "http"
+        and has_token
+        and not allow_insecure_http
+        and not is_loopback_host(parts.hostname)
+    ):
+        raise InsecureTransportError(
+            f"refusing to send a token over plain http to {parts.hostname}: use https, or pass "
+            "allow_insecure_http=True if this network is trusted "
+            "(or unset HF_TOKEN if the endpoint needs none)"
+        )
+    return url
+
+
+def build_body(
+    texts: Sequence[str],
+    *,
+    normalize: bool | None = None,
+    truncate: bool | None = None,
+    prompt_name: str | None = None,
+) -> bytes:
+    """The JSON request body: ``{"inputs": [...]}`` plus the options that are set."""
+    payload: dict[str, Any] = {"inputs": list(texts)}
+    if normalize is not None:
+        payload["normalize"] = normalize
+    if truncate is not None:
+        payload["truncate"] = truncate
+    if prompt_name is not None:
+        payload["prompt_name"] = prompt_name
+    return _dumps(payload)
+
+
+def _dumps(payload: Any) -> bytes:
+    # Compact UTF-8 JSON: smallest body, and the byte budget below is computed the same way.
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# ---------------- responses
+def server_message(body: bytes) -> str | None:
+    """The server's own error message from a TEI/toolkit/OpenAI error body, or its text (truncated)."""
+    if not body:
+        return None
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    message: Any = None
+    if isinstance(data, dict):
+        message = data.get("error") or data.get("message") or data.get("detail")
+        if isinstance(message, dict):
+            message = message.get("message") or json.dumps(message)
+    if message is None:
+        message = text
+    message = str(message)
+    if len(message) > _MAX_SERVER_MESSAGE:
+        message = message[:_MAX_SERVER_MESSAGE] + "..."
+    return message or None
+
+
+def _malformed(url: str, problem: str) -> EndpointResponseError:
+    return EndpointResponseError(f"malformed response from {url}: {problem}", status_code=200, url=url)
+
+
+def parse_embeddings(body: bytes | Any, *, expected: int, url: str = "<endpoint>") -> list[Vector]:
+    """Parse and validate any embeddings shape an endpoint answers.
+
+    Accepts the inference toolkit's ``{"embeddings": 2-D}`` (flat for a single input), TEI's bare 2-D list and
+    the OpenAI ``{"data": [{"embedding", "index"}]}`` shape (ordered by ``index``).
+
+    Args:
+        body: Raw response bytes, or already decoded JSON.
+        expected: Number of inputs sent; the response must hold exactly that many vectors.
+        url: Endpoint URL for error messages.
+
+    Returns:
+        ``expected`` vectors of Python floats, all of the same dimension.
+
+    Raises:
+        EndpointResponseError: Not JSON, an unknown shape, token-level (3-D) output, wrong count, unequal
+            dimensions, or non-finite / non-numeric values.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            raise _malformed(url, "body is not JSON: " + repr(bytes(body[:80]))) from None
+    else:
+        data = body
+    if isinstance(data, dict):
+        if "embeddings" in data:
+            data = data["embeddings"]
+        elif isinstance(data.get("data"), list):
+            data = _openai_rows(data["data"], url)
+        elif "error" in data:
+            raise _malformed(url, f"2xx response carries an error: {data['error']!r}")
+        else:
+            raise _malformed(url, f"unknown JSON object with keys {sorted(data)[:5]}")
+    if not isinstance(data, list):
+        raise _malformed(url, f"expected a list of vectors, got {type(data).__name__}")
+    if data and all(_is_number(x) for x in data):
+        if expected != 1:
+            raise _malformed(url, f"got one flat vector for {expected} inputs")
+        data = [data]
+    if any(isinstance(row, list) and row and isinstance(row[0], list) for row in data):
+        raise (
+            _malformed(
+                url,
+                "the endpoint returned token-level embeddings (3-D: [batch][tokens][dim]) instead of "
+                "one vector per text. Deploy the model with the 'sentence-embeddings' task, serve it with "
+                "text-embeddings-inference, or use a sentence-transformers model that applies pooling",
+            )
+        )
+    if len(data) != expected:
+        raise _malformed(url, f"expected {expected} vectors, got {len(data)}")
+    vectors: list[Vector] = []
+    dim: int | None = None
+    for i, row in enumerate(data):
+        if not isinstance(row, list) or not row:
+            raise _malformed(url, f"vector {i} is not a non-empty list of numbers")
+        if dim is None:
+            dim = len(row)
+        elif len(row) != dim:
+            raise _malformed(url, f"vector {i} has dimension {len(row)}, vector 0 has {dim}")
+        vec: Vector = []
+        for x in row:
+            if not _is_number(x):
+                raise _malformed(url, f"vector {i} contains a non-number {x!r}")
+            f = float(x)
+            if not math.isfinite(f):
+                raise _malformed(url, f"vector {i} contains a non-finite value {f!r}")
+            vec.append(f)
+        vectors.append(vec)
+    return vectors
+
+
+def _openai_rows(rows: list[Any], url: str) -> list[Any]:
+    items: list[tuple[int, Any]] = []
+    for pos, row in enumerate(rows):
+        if not isinstance(row, dict) or "embedding" not in row:
+            raise _malformed(url, f"data[{pos}] has no 'embedding'")
+        if isinstance(row["embedding"], str):
+            raise _malformed(url, "base64 embeddings are not supported; use encoding_format='float'")
+        index = row.get("index", pos)
+        if not isinstance(index, int):
+            raise _malformed(url, f"data[{pos}].index is not an integer")
+        items.append((index, row["embedding"]))
+    items.sort(key=lambda item: item[0])
+    if [i for i, _ in items] != list(range(len(items))):
+        raise _malformed(url, "data indexes are not 0..n-1")
+    return [emb for _, emb in items]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+# ---------------- errors
+def learned_batch_size(status: int, message: str | None, sent: int) -> int | None:
+    """A smaller batch size implied by a rejection, or ``None`` when the rejection is not about batch size.
+
+    TEI answers ``422 "batch size N > maximum allowed batch size M"`` (use ``M``); a 413 (payload too large)
+    means halve the batch. ``None`` when ``sent`` is already 1 (the record itself is too large).
+    """
+    if status == 422 and message:
+        match = _BATCH_SIZE_RE.search(message)
+        if match:
+            allowed = int(match.group(2))
+            return max(1, min(allowed, sent - 1)) if sent > 1 else None
+    if status == 413 and sent > 1:
+        return max(1, sent // 2)
+    return None
+
+
+def classify_error(
+    status: int, url: str, message: str | None, *, secrets: Sequence[str] = ()
+) -> EndpointError:
+    """Map a non-2xx status to the library's exception (never containing a secret).
+
+    401/403 -> :class:`EndpointAuthError`; 429/5xx -> :class:`EndpointUnavailableError`; any other status
+    (4xx, unfollowed 3xx) -> :class:`EndpointRequestError`.
+    """
+    safe_message = redact(message, secrets) if message else None
+    text = f"endpoint {url} answered HTTP {status}"
+    if safe_message:
+        text += f": {safe_message}"
+    cls: type[EndpointError]
+    if status in (401, 403):
+        cls = EndpointAuthError
+        text += " (check the token: HF_TOKEN or hf_token=...)"
+    elif status == 429 or status >= 500:
+        cls = EndpointUnavailableError
+    else:
+        cls = EndpointRequestError
+    return cls(text, status_code=status, url=url, server_message=safe_message)
+
+
+# ---------------- concurrency
+class ConcurrencyPolicy:
+    """How many requests may be in flight at once, client-wide.
+
+    The sync and async limiters in :mod:`hf_pinecone.endpoint` wait on :attr:`limit`; they report each
+    request's outcome through :meth:`record` so that an adaptive policy (grow while throughput grows,
+    back off on 429) can be a subclass that changes :attr:`limit`. This base policy is fixed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {limit}")
+        self.limit = limit
+
+    def record(self, outcome: Outcome) -> None:
+        """Observe one request's outcome (no-op for the fixed policy)."""
+
+
+# ---------------- protocol
+@dataclass
+class EndpointProtocol:
+    """Per-client protocol state and logic, shared by every call and thread of one client.
+
+    Attributes:
+        url: The endpoint URL requests are POSTed to.
+        batch_size: Current batch size; lowered for the client's life when the endpoint rejects a bigger one.
+        max_batch_bytes: JSON bodies stay strictly below this many bytes.
+        retry: Backoff policy for 429/5xx, connection errors and timeouts.
+        cold_start_timeout: How long a 503 (scaled-to-zero endpoint starting) keeps being retried.
+        normalize: Sent as ``normalize`` when not ``None``.
+        truncate: Sent as ``truncate`` when not ``None``.
+        prompt_name: Default ``prompt_name`` sent when not ``None``.
+        secrets: Values scrubbed from every message.
+        clock: Monotonic clock (injectable for tests).
+    """
+
+    url: str
+    batch_size: int = 32
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    cold_start_timeout: float = 600.0
+    normalize: bool | None = None
+    truncate: bool | None = None
+    prompt_name: str | None = None
+    secrets: tuple[str, ...] = ()
+    clock: Callable[[], float] = time.monotonic
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _starting_announced: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._openai_route = urlsplit(self.url).path.rstrip("/").endswith("/v1/embeddings")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_batch_bytes < 64:
+            raise ValueError(f"max_batch_bytes must be >= 64, got {self.max_batch_bytes}")
+        if self.cold_start_timeout < 0:
+            raise ValueError("cold_start_timeout must be >= 0")
+
+    # ---- shared state
+    def _lower_batch_size(self, size: int) -> None:
+        with self._lock:
+            if size < self.batch_size:
+                logger.info(
+                    "endpoint %s accepts at most %d inputs per request; using that from now on",
+                    self.url,
+                    size,
+                )
+                self.batch_size = size
+
+    def _announce_starting(self) -> None:
+        with self._lock:
+            if self._starting_announced:
+                return
+            self._starting_announced = True
+        logger.warning(
+            "endpoint is starting (HTTP 503 from %s); waiting up to %.0f s for it to scale up",
+            self.url,
+            self.cold_start_timeout,
+        )
+
+    def _mark_ready(self) -> None:
+        if self._starting_announced:
+            with self._lock:
+                self._starting_announced = False
+
+    @property
+    def scale_up_timeout_header(self) -> dict[str, str]:
+        """``X-Scale-Up-Timeout`` asks the endpoint's proxy to hold a request while a replica starts."""
+        return {"X-Scale-Up-Timeout": str(max(1, int(self.cold_start_timeout)))}
+
+    # ---- planning
+    def body(self, texts: Sequence[str], prompt_name: str | None = None) -> bytes:
+        """The request body for ``texts`` (OpenAI's ``{"input": [...]}`` when the URL is an OpenAI route)."""
+        if self._openai_route:
+            return _dumps({"input": list(texts)})
+        return build_body(
+            texts,
+            normalize=self.normalize,
+            truncate=self.truncate,
+            prompt_name=prompt_name if prompt_name is not None else self.prompt_name,
+        )
+
+    def plan(self, texts: Sequence[str], prompt_name: str | None = None) -> list[list[int]]:
+        """Split input positions into batches of at most ``batch_size`` items and under ``max_batch_bytes``.
+
+        A text too large to fit a body on its own gets a batch of its own (rejected before sending).
+        """
+        overhead = len(self.body([], prompt_name))
+        batches: list[list[int]] = []
+        current: list[int] = []
+        size = overhead
+        limit = self.batch_size
+        for i, text in enumerate(texts):
+            item = len(_dumps(text)) + (1 if current else 0)
+            if current and (len(current) >= limit or size + item >= self.max_batch_bytes):
+                batches.append(current)
+                current, size = [], overhead
+                item = len(_dumps(text))
+            current.append(i)
+            size += item
+        if current:
+            batches.append(current)
+        return batches
+
+    # ---- the one implementation of retries, cold start, splitting and bisection
+    def batch_flow(
+        self, texts: Sequence[str], *, prompt_name: str | None = None, detailed: bool = False
+    ) -> Flow:
+        """Embed one planned batch; a generator driven by a transport.
+
+        Yields :class:`Send` / :class:`Sleep`; returns one result per text. Without ``detailed`` every failure
+        raises. With ``detailed``, a batch the endpoint rejects (a 4xx not about auth, size or rate) is
+        bisected down to single texts and each rejected text's result is its :class:`EndpointRequestError`.
+        """
+        results: list[BatchResult] = []
+        start = 0
+        while start < len(texts):
+            # The batch size may have been lowered (by this or a concurrent batch) since planning.
+            chunk = texts[start : start + self.batch_size]
+            results.extend((yield from self._chunk_flow(chunk, prompt_name, detailed)))
+            start += len(chunk)
+        return results
+
+    def _chunk_flow(self, texts: Sequence[str], prompt_name: str | None, detailed: bool) -> Flow:
+        body = self.body(texts, prompt_name)
+        if len(body) >= self.max_batch_bytes:
+            if len(texts) > 1:
+                half = len(texts) // 2
+                first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
+                second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
+                return first + second
+            error = EndpointRequestError(
+                f"input is {len(body)} bytes as a JSON body; endpoints reject bodies of "
+                f"{self.max_batch_bytes} bytes or more (not sent to {self.url}); split or shorten the text",
+                url=self.url,
+            )
+            if detailed:
+                return [error]
+            raise error
+        try:
+            response = yield from self._send_with_retries(body)
+        except EndpointRequestError as error:
+            smaller = learned_batch_size(error.status_code or 0, error.server_message, len(texts))
+            if smaller is not None:
+                self._lower_batch_size(smaller)
+                return (yield from self.batch_flow(texts, prompt_name=prompt_name, detailed=detailed))
+            if not detailed or not 400 <= (error.status_code or 0) < 500:
+                raise
+            if len(texts) == 1:
+                return [error]
+            half = len(texts) // 2
+            first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
+            second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
+            return first + second
+        return list(parse_embeddings(response.body, expected=len(texts), url=self.url))
+
+    def _send_with_retries(self, body: bytes) -> Generator[Action, Outcome | None, Response]:
+        attempt = 0
+        cold_start_deadline: float | None = None
+        while True:
+            outcome = yield Send(body)
+            assert outcome is not None
+            retry_after: float | None = None
+            if isinstance(outcome, Response):
+                if 200 <= outcome.status < 300:
+                    self._mark_ready()
+                    return outcome
+                message = server_message(outcome.body)
+                error = classify_error(outcome.status, self.url, message, secrets=self.secrets)
+                if 300 <= outcome.status < 400:
+                    location = outcome.headers.get("location", "?")
+                    error = EndpointRequestError(
+                        f"endpoint {self.url} redirected (HTTP {outcome.status}) to "
+                        f"{redact(location, self.secrets)}; redirects are not followed so the token never "
+                        "reaches another host: use the final URL",
+                        status_code=outcome.status,
+                        url=self.url,
+                    )
+                if not self.retry.should_retry_status(outcome.status):
+                    raise error
+                retry_after = parse_retry_after(outcome.headers.get("retry-after"))
+                if outcome.status == 503:
+                    now = self.clock()
+                    if cold_start_deadline is None:
+                        cold_start_deadline = now + self.cold_start_timeout
+                    if now < cold_start_deadline:
+                        self._announce_starting()
+                        # Cap the exponent: a long cold start should poll steadily, not back off unboundedly.
+                        delay = self.retry.delay(min(attempt, 6), retry_after)
+                        delay = min(delay, max(0.0, cold_start_deadline - now))
+                        attempt += 1
+                        yield Sleep(delay)
+                        continue
+                    if attempt >= self.retry.max_retries:
+                        raise EndpointUnavailableError(
+                            f"{error} (still unavailable after waiting {self.cold_start_timeout:.0f} s "
+                            "for the endpoint to start)",
+                            status_code=503,
+                            url=self.url,
+                            server_message=error.server_message,
+                        )
+            else:
+                error = EndpointUnavailableError(
+                    f"could not reach endpoint {self.url}: {outcome.kind}: "
+                    f"{redact(outcome.detail, self.secrets)}",
+                    url=self.url,
+                )
+            if attempt >= self.retry.max_retries:
+                raise EndpointUnavailableError(
+                    f"{error} (gave up after {attempt + 1} attempts)",
+                    status_code=error.status_code,
+                    url=self.url,
+                    server_message=error.server_message,
+                )
+            delay = self.retry.delay(attempt, retry_after)
+            attempt += 1
+            logger.debug("retrying %s in %.2f s after %s", self.url, delay, error)
+            yield Sleep(delay)
+
+
+def assemble(
+    size: int, batches: Sequence[Sequence[int]], results: Sequence[Sequence[BatchResult]]
+) -> list[Any]:
+    """Put per-batch results back into input order."""
+    out: list[Any] = [None] * size
+    for positions, batch_results in zip(batches, results, strict=True):
+        for pos, result in zip(positions, batch_results, strict=True):
+            out[pos] = result
+    return out

@@ -1,0 +1,204 @@
+"""LangChain ``Embeddings`` backed by a Hugging Face Inference Endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+from hf_pinecone._protocol import check_texts
+from hf_pinecone._retry import RetryPolicy
+from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig, resolve_token
+from hf_pinecone.errors import ConfigurationError
+
+__all__ = ["InferenceEndpointEmbeddings"]
+
+
+class InferenceEndpointEmbeddings(BaseModel, Embeddings):
+    """Embeddings from a Hugging Face Inference Endpoint (inference toolkit, TEI or OpenAI-compatible).
+
+    Batches by count and payload size, adapts to the endpoint's maximum batch size, sends batches
+    concurrently, retries 429/5xx/connection errors with backoff and waits out a scaled-to-zero
+    endpoint's cold start.
+    Constructing it never touches the network.
+
+    Setup:
+        Set ``HF_ENDPOINT_URL`` (or pass ``endpoint_url``) and ``HF_TOKEN`` (or pass ``hf_token``, or log in
+        with ``hf auth login``).
+
+    Example:
+        .. code-block:: python
+
+            from hf_pinecone import InferenceEndpointEmbeddings
+
+            embeddings = InferenceEndpointEmbeddings(endpoint_url="https://xyz.endpoints.huggingface.cloud")
+            vectors = embeddings.embed_documents(["a happy dog", "a sad dog"])
+            query = embeddings.embed_query("which dog is happy?")
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+
+    endpoint_url: str | None = Field(default_factory=from_env("HF_ENDPOINT_URL", default=None))
+    """Endpoint URL requests are POSTed to (env ``HF_ENDPOINT_URL``); optional with ``endpoint_name``."""
+    hf_token: SecretStr | None = Field(
+        default_factory=secret_from_env(["HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN"], default=None)
+    )
+    """Bearer token (env ``HF_TOKEN`` / ``HUGGINGFACEHUB_API_TOKEN``, else the saved login)."""
+    batch_size: int = Field(default=32, ge=1)
+    """Texts per request; lowered automatically when the endpoint accepts fewer (TEI's default max is 32)."""
+    max_concurrency: int = Field(default=8, ge=1)
+    """Requests in flight at once across all calls on this object."""
+    max_retries: int = Field(default=5, ge=0)
+    """Retries of 429/5xx, connection errors and timeouts (with exponential backoff and full jitter)."""
+    retry_policy: RetryPolicy | None = None
+    """Full backoff policy; overrides ``max_retries`` when set."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds per request."""
+    cold_start_timeout: float = Field(default=600.0, ge=0)
+    """Seconds to keep retrying 503 while a scaled-to-zero endpoint starts."""
+    normalize: bool | None = None
+    """Ask the endpoint to L2-normalize vectors (TEI ``normalize``); ``None`` leaves the server default."""
+    truncate: bool | None = None
+    """Ask the endpoint to truncate inputs longer than the model's limit (TEI ``truncate``)."""
+    prompt_name: str | None = None
+    """sentence-transformers prompt applied to documents (TEI ``prompt_name``)."""
+    query_prompt_name: str | None = None
+    """Prompt applied to queries; defaults to ``prompt_name``."""
+    query_prefix: str = ""
+    """Text prepended to each query (e.g. ``"query: "`` for E5 models)."""
+    document_prefix: str = ""
+    """Text prepended to each document (e.g. ``"passage: "`` for E5 models)."""
+    allow_insecure_http: bool = False
+    """Allow sending the token over plain http to a non-loopback host."""
+    endpoint_name: str | None = None
+    """Name of a managed Inference Endpoint whose URL is looked up at first use (no ``endpoint_url``)."""
+    namespace: str | None = None
+    """User or organisation owning ``endpoint_name`` (default: the token's user)."""
+    auto_resume: bool = False
+    """Resume a paused ``endpoint_name`` at first use."""
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _client: EndpointClient | None = PrivateAttr(default=None)
+    _async_clients: dict[int, tuple[asyncio.AbstractEventLoop, AsyncEndpointClient]] = PrivateAttr(
+        default_factory=dict
+    )
+    _config: EndpointConfig | None = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------ clients
+    def _endpoint_config(self) -> EndpointConfig:
+        with self._lock:
+            if self._config is None:
+                token = resolve_token(self.hf_token)
+                url = self.endpoint_url
+                if not url:
+                    if not self.endpoint_name:
+                        raise ConfigurationError(
+                            "no endpoint: set endpoint_url (or HF_ENDPOINT_URL), or endpoint_name"
+                        )
+                    from hf_pinecone.lifecycle import resolve_endpoint_url
+
+                    url = resolve_endpoint_url(
+                        self.endpoint_name,
+                        namespace=self.namespace,
+                        token=token.get_secret_value() if token else None,
+                        auto_resume=self.auto_resume,
+                    )
+                self._config = EndpointConfig(
+                    url=url,
+                    token=token,
+                    batch_size=self.batch_size,
+                    max_concurrency=self.max_concurrency,
+                    timeout=self.timeout,
+                    retry=self.retry_policy or RetryPolicy(max_retries=self.max_retries),
+                    cold_start_timeout=self.cold_start_timeout,
+                    normalize=self.normalize,
+                    truncate=self.truncate,
+                    prompt_name=self.prompt_name,
+                    allow_insecure_http=self.allow_insecure_http,
+                )
+            return self._config
+
+    @property
+    def client(self) -> EndpointClient:
+        """The sync :class:`EndpointClient`, created at first use and shared by every thread."""
+        config = self._endpoint_config()
+        with self._lock:
+            if self._client is None:
+                self._client = EndpointClient(config)
+            return self._client
+
+    @property
+    def async_client(self) -> AsyncEndpointClient:
+        """The :class:`AsyncEndpointClient` for the running event loop, created at first use in that loop.
+
+        An async connection pool belongs to one event loop, so each loop gets its own client.
+        """
+        config = self._endpoint_config()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        with self._lock:
+            # Forget clients whose loop is gone (their pools cannot be closed from another loop).
+            for key in [k for k, (lp, _) in self._async_clients.items() if lp.is_closed()]:
+                del self._async_clients[key]
+            entry = self._async_clients.get(id(loop))
+            if entry is None or entry[0] is not loop:
+                entry = (loop, AsyncEndpointClient(config))
+                self._async_clients[id(loop)] = entry
+            return entry[1]
+
+    def close(self) -> None:
+        """Close the sync client (and forget async ones; use :meth:`aclose` inside a loop to close those)."""
+        with self._lock:
+            client, self._client = self._client, None
+            self._async_clients.clear()
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop and the sync client."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._async_clients.pop(id(loop), None)
+        if entry is not None:
+            await entry[1].aclose()
+        self.close()
+
+    # ------------------------------------------------------------------ Embeddings
+    def _query_prompt(self) -> str | None:
+        return self.query_prompt_name if self.query_prompt_name is not None else self.prompt_name
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents (with ``document_prefix`` and ``prompt_name``)."""
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return self.client.embed(texts, prompt_name=self.prompt_name)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query (with ``query_prefix`` and ``query_prompt_name``)."""
+        return self.client.embed(_prefixed(self.query_prefix, [text]), prompt_name=self._query_prompt())[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Async :meth:`embed_documents`."""
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return await self.async_client.aembed(texts, prompt_name=self.prompt_name)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async :meth:`embed_query`."""
+        vectors = await self.async_client.aembed(
+            _prefixed(self.query_prefix, [text]), prompt_name=self._query_prompt()
+        )
+        return vectors[0]
+
+
+def _prefixed(prefix: str, texts: Any) -> list[str]:
+    checked = check_texts(texts)
+    return [prefix + t for t in checked] if prefix else checked

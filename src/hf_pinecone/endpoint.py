@@ -1,0 +1,506 @@
+"""Hugging Face Inference Endpoint client: :class:`EndpointClient` (sync), :class:`AsyncEndpointClient`.
+
+Both are thin transports over :class:`hf_pinecone._protocol.EndpointProtocol`, which holds the one
+implementation of batching, retries, cold-start waiting, batch-size learning and bisection. Each client
+owns one pooled keep-alive httpx connection pool and a client-wide concurrency limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, cast
+
+import httpx
+from pydantic import SecretStr
+
+from hf_pinecone import __version__
+from hf_pinecone._protocol import (
+    MAX_BATCH_BYTES,
+    BatchResult,
+    ConcurrencyPolicy,
+    EndpointProtocol,
+    Flow,
+    Outcome,
+    Response,
+    Send,
+    Sleep,
+    TransportFailure,
+    assemble,
+    check_texts,
+    check_url,
+    classify_error,
+    server_message,
+)
+from hf_pinecone._retry import RetryPolicy
+from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
+
+__all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
+
+_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations")
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where the endpoint is and how to talk to it.
+
+    Attributes:
+        url: Endpoint URL; requests go to ``POST {url}`` (the toolkit/TEI root route, or any embed route).
+        token: Bearer token. ``None`` means: ``HF_TOKEN``, else ``HUGGINGFACEHUB_API_TOKEN``, else the token
+            saved by ``hf auth login`` (``huggingface_hub.get_token()``), else no token.
+        batch_size: Inputs per request (TEI's default maximum is 32); lowered automatically when the endpoint
+            says it accepts fewer.
+        max_batch_bytes: Request bodies stay strictly below this many bytes (TEI's payload limit).
+        max_concurrency: Requests in flight at once, across every call on the client.
+        timeout: Seconds per request.
+        retry: Backoff for 429/5xx, connection errors and timeouts.
+        cold_start_timeout: Seconds a 503 from a starting (scaled-to-zero) endpoint keeps being retried.
+        normalize: Sent as ``normalize`` when set (TEI).
+        truncate: Sent as ``truncate`` when set (TEI).
+        prompt_name: Sent as ``prompt_name`` when set (TEI, sentence-transformers prompts).
+        allow_insecure_http: Allow sending the token over plain http to a non-loopback host.
+    """
+
+    url: str
+    token: SecretStr | None = field(default=None, repr=False)
+    batch_size: int = 32
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    max_concurrency: int = 8
+    timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    cold_start_timeout: float = 600.0
+    normalize: bool | None = None
+    truncate: bool | None = None
+    prompt_name: str | None = None
+    allow_insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.token, str):  # convenience: accept a plain string, store it as a secret
+            object.__setattr__(self, "token", SecretStr(self.token))
+        for name in ("batch_size", "max_concurrency"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.timeout <= 0:
+            raise ConfigurationError(f"timeout must be > 0, got {self.timeout}")
+        if self.cold_start_timeout < 0:
+            raise ConfigurationError(f"cold_start_timeout must be >= 0, got {self.cold_start_timeout}")
+        if self.max_batch_bytes < 64:
+            raise ConfigurationError(f"max_batch_bytes must be >= 64, got {self.max_batch_bytes}")
+
+
+def resolve_token(token: SecretStr | str | None) -> SecretStr | None:
+    """The token to send: the argument, else ``HF_TOKEN``/``HUGGINGFACEHUB_API_TOKEN``, else the saved one."""
+    if isinstance(token, str):
+        token = SecretStr(token)
+    if token is not None and token.get_secret_value():
+        return token
+    for name in ("HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN"):
+        value = os.environ.get(name)
+        if value:
+            return SecretStr(value)
+    try:
+        import huggingface_hub
+
+        saved = huggingface_hub.get_token()
+    except Exception:  # a broken token file must not prevent talking to a public/local endpoint
+        saved = None
+    return SecretStr(saved) if saved else None
+
+
+def _config_from(config: EndpointConfig | str | None, kwargs: dict[str, Any]) -> EndpointConfig:
+    max_retries = kwargs.pop("max_retries", None)
+    if isinstance(config, str):
+        kwargs.setdefault("url", config)
+        config = None
+    if config is None:
+        if "url" not in kwargs:
+            raise ConfigurationError(
+                "an endpoint URL is required (EndpointClient(url) or EndpointConfig(url=...))"
+            )
+        config = EndpointConfig(**kwargs)
+    elif kwargs:
+        config = dataclasses.replace(config, **kwargs)
+    if max_retries is not None:
+        config = dataclasses.replace(config, retry=dataclasses.replace(config.retry, max_retries=max_retries))
+    return config
+
+
+class _Base:
+    """State shared by the sync and async clients (no I/O)."""
+
+    def __init__(self, config: EndpointConfig | str | None, kwargs: dict[str, Any]) -> None:
+        self.config = _config_from(config, kwargs)
+        token = resolve_token(self.config.token)
+        secret = token.get_secret_value() if token else None
+        self.url = check_url(
+            self.config.url, has_token=secret is not None, allow_insecure_http=self.config.allow_insecure_http
+        )
+        self._protocol = EndpointProtocol(
+            url=self.url,
+            batch_size=self.config.batch_size,
+            max_batch_bytes=self.config.max_batch_bytes,
+            retry=self.config.retry,
+            cold_start_timeout=self.config.cold_start_timeout,
+            normalize=self.config.normalize,
+            truncate=self.config.truncate,
+            prompt_name=self.config.prompt_name,
+            secrets=(secret,) if secret else (),
+        )
+        self._policy = ConcurrencyPolicy(self.config.max_concurrency)
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"hf-pinecone/{__version__}",
+            **self._protocol.scale_up_timeout_header,
+        }
+        if secret:
+            self._headers["Authorization"] = f"Bearer {secret}"
+        # Redirects are never followed: httpx would re-send the Authorization header to the new host.
+        self._http_options: dict[str, Any] = {
+            "headers": self._headers,
+            "timeout": httpx.Timeout(self.config.timeout),
+            "follow_redirects": False,
+            "limits": httpx.Limits(
+                max_connections=max(100, self.config.max_concurrency),
+                max_keepalive_connections=self.config.max_concurrency,
+            ),
+        }
+
+    @property
+    def batch_size(self) -> int:
+        """The current batch size (lowered when the endpoint rejected a bigger one)."""
+        return self._protocol.batch_size
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests allowed in flight at once across the client."""
+        return self._policy.limit
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r}, batch_size={self.batch_size})"
+
+    def _info_url(self) -> str:
+        base = self.url.rstrip("/")
+        for suffix in _ROUTE_SUFFIXES:
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return base + "/info"
+
+    def _info_result(self, outcome: Outcome) -> dict[str, Any]:
+        if isinstance(outcome, TransportFailure):
+            raise EndpointUnavailableError(
+                f"could not reach endpoint {self.url}: {outcome.kind}: "
+                f"{redact(outcome.detail, self._protocol.secrets)}",
+                url=self.url,
+            )
+        if outcome.status in (404, 405):
+            return {}
+        if not 200 <= outcome.status < 300:
+            raise classify_error(
+                outcome.status, self.url, server_message(outcome.body), secrets=self._protocol.secrets
+            )
+        try:
+            import json
+
+            data = json.loads(outcome.body)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def _outcome(response: httpx.Response) -> Response:
+        return Response(response.status_code, response.headers, response.content)
+
+    @staticmethod
+    def _failure(error: httpx.TransportError) -> TransportFailure:
+        kind = "timeout" if isinstance(error, httpx.TimeoutException) else "connection"
+        return TransportFailure(kind, str(error) or type(error).__name__)
+
+
+# ---------------- sync
+class ThreadLimiter:
+    """Client-wide cap on in-flight requests across threads; its limit comes from a ConcurrencyPolicy."""
+
+    def __init__(self, policy: ConcurrencyPolicy) -> None:
+        self.policy = policy
+        self.in_flight = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one request slot for the duration of the block."""
+        with self._cond:
+            while self.in_flight >= self.policy.limit:
+                self._cond.wait()
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_flight -= 1
+                self._cond.notify_all()
+
+
+class EndpointClient(_Base):
+    """Thread-safe sync client for an embeddings Inference Endpoint.
+
+    Example:
+        >>> with EndpointClient("https://xyz.endpoints.huggingface.cloud") as client:  # doctest: +SKIP
+        ...     vectors = client.embed(["a happy dog", "a sad dog"])
+
+    Args:
+        config: An :class:`EndpointConfig`, or the endpoint URL.
+        **kwargs: :class:`EndpointConfig` fields overriding ``config`` (plus ``max_retries``).
+
+    Raises:
+        ConfigurationError: Invalid URL or settings.
+        InsecureTransportError: A token over plain http to a non-loopback host without opt-in.
+    """
+
+    def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
+        super().__init__(config, kwargs)
+        self._limiter = ThreadLimiter(self._policy)
+        self._http = httpx.Client(**self._http_options)
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
+        """Embed ``texts``, batching and sending batches concurrently; results are in input order.
+
+        Args:
+            texts: Strings to embed.
+            prompt_name: Overrides the configured ``prompt_name`` for this call.
+
+        Returns:
+            One vector per text.
+
+        Raises:
+            TypeError: An input is not a string (the message names its position).
+            EndpointAuthError: 401/403.
+            EndpointRequestError: The endpoint rejected the request (its message is included).
+            EndpointUnavailableError: Still failing after every retry (or the cold-start wait).
+            EndpointResponseError: The response is not a valid batch of embeddings.
+        """
+        return cast(list[list[float]], self._run(check_texts(texts), prompt_name, detailed=False))
+
+    def embed_detailed(
+        self, texts: Sequence[str], *, prompt_name: str | None = None
+    ) -> list[list[float] | EndpointRequestError]:
+        """Like :meth:`embed`, but texts the endpoint rejects come back as their EndpointRequestError.
+
+        A rejected batch is bisected down to single texts so that one bad record does not fail its neighbours.
+        Run-level failures (auth, unavailable, malformed responses) still raise.
+        """
+        return self._run(check_texts(texts), prompt_name, detailed=True)
+
+    def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
+        if not texts:
+            return []
+        batches = self._protocol.plan(texts, prompt_name)
+
+        def run(positions: list[int]) -> list[BatchResult]:
+            flow = self._protocol.batch_flow(
+                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed
+            )
+            return self._drive(flow)
+
+        if len(batches) == 1:
+            return assemble(len(texts), batches, [run(batches[0])])
+        futures = [self._pool().submit(run, positions) for positions in batches]
+        done, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in done:
+            if future.exception() is not None:
+                concurrent.futures.wait(pending)  # let in-flight batches finish before reporting
+                raise cast(BaseException, future.exception())
+        return assemble(len(texts), batches, [future.result() for future in futures])
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self.config.max_concurrency, thread_name_prefix="hf-pinecone-embed"
+                )
+            return self._executor
+
+    def _drive(self, flow: Flow) -> list[BatchResult]:
+        try:
+            action = next(flow)
+            while True:
+                if isinstance(action, Sleep):
+                    time.sleep(action.seconds)
+                    action = flow.send(None)
+                else:
+                    action = flow.send(self._send(action))
+        except StopIteration as stop:
+            return cast(list[BatchResult], stop.value)
+
+    def _send(self, action: Send) -> Outcome:
+        outcome: Outcome
+        with self._limiter.slot():
+            try:
+                outcome = self._outcome(self._http.post(self.url, content=action.body))
+            except httpx.TransportError as error:
+                outcome = self._failure(error)
+        self._policy.record(outcome)
+        return outcome
+
+    def info(self) -> dict[str, Any]:
+        """The endpoint's ``GET /info`` (TEI model id, limits, ...), or ``{}`` when it has none."""
+        with self._limiter.slot():
+            try:
+                outcome: Outcome = self._outcome(self._http.get(self._info_url()))
+            except httpx.TransportError as error:
+                outcome = self._failure(error)
+        return self._info_result(outcome)
+
+    def close(self) -> None:
+        """Close the connection pool and worker threads."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    def __enter__(self) -> EndpointClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# ---------------- async
+class AsyncLimiter:
+    """Client-wide cap on in-flight requests across tasks; its limit comes from a ConcurrencyPolicy."""
+
+    def __init__(self, policy: ConcurrencyPolicy) -> None:
+        self.policy = policy
+        self.in_flight = 0
+        self._cond: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one request slot for the duration of the block."""
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        cond = self._cond
+        async with cond:
+            while self.in_flight >= self.policy.limit:
+                await cond.wait()
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            async with cond:
+                self.in_flight -= 1
+                cond.notify_all()
+
+
+class AsyncEndpointClient(_Base):
+    """Async client for an embeddings Inference Endpoint; same behaviour as :class:`EndpointClient`.
+
+    Use it from one event loop (its connection pool belongs to that loop).
+
+    Args:
+        config: An :class:`EndpointConfig`, or the endpoint URL.
+        **kwargs: :class:`EndpointConfig` fields overriding ``config`` (plus ``max_retries``).
+    """
+
+    def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
+        super().__init__(config, kwargs)
+        self._limiter = AsyncLimiter(self._policy)
+        self._http = httpx.AsyncClient(**self._http_options)
+
+    async def aembed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
+        """Async :meth:`EndpointClient.embed`."""
+        return cast(list[list[float]], await self._run(check_texts(texts), prompt_name, detailed=False))
+
+    async def aembed_detailed(
+        self, texts: Sequence[str], *, prompt_name: str | None = None
+    ) -> list[list[float] | EndpointRequestError]:
+        """Async :meth:`EndpointClient.embed_detailed`."""
+        return await self._run(check_texts(texts), prompt_name, detailed=True)
+
+    async def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
+        if not texts:
+            return []
+        batches = self._protocol.plan(texts, prompt_name)
+
+        async def run(positions: list[int]) -> list[BatchResult]:
+            flow = self._protocol.batch_flow(
+                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed
+            )
+            return await self._drive(flow)
+
+        if len(batches) == 1:
+            return assemble(len(texts), batches, [await run(batches[0])])
+        tasks = [asyncio.ensure_future(run(positions)) for positions in batches]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except BaseException:  # cancelled: take the batches down with us
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for task in done:
+            if task.exception() is not None:
+                for other in pending:
+                    other.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                raise cast(BaseException, task.exception())
+        return assemble(len(texts), batches, [task.result() for task in tasks])
+
+    async def _drive(self, flow: Flow) -> list[BatchResult]:
+        try:
+            action = next(flow)
+            while True:
+                if isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                    action = flow.send(None)
+                else:
+                    action = flow.send(await self._send(action))
+        except StopIteration as stop:
+            return cast(list[BatchResult], stop.value)
+
+    async def _send(self, action: Send) -> Outcome:
+        outcome: Outcome
+        async with self._limiter.slot():
+            try:
+                outcome = self._outcome(await self._http.post(self.url, content=action.body))
+            except httpx.TransportError as error:
+                outcome = self._failure(error)
+        self._policy.record(outcome)
+        return outcome
+
+    async def ainfo(self) -> dict[str, Any]:
+        """Async :meth:`EndpointClient.info`."""
+        async with self._limiter.slot():
+            try:
+                outcome: Outcome = self._outcome(await self._http.get(self._info_url()))
+            except httpx.TransportError as error:
+                outcome = self._failure(error)
+        return self._info_result(outcome)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncEndpointClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,549 @@
+"""Storage for the local Pinecone server: numpy namespaces, a write-ahead log and snapshots.
+
+Each namespace keeps its vectors in one contiguous float32 matrix that grows geometrically (amortised O(1)
+appends), plus the squared norm of every row so cosine and euclidean scores need a single matrix-vector
+product per query. Deleting a row moves the last row into its place, so the live rows stay ``[0, count)``.
+
+Durability (when the index has a directory): every mutation is appended to ``wal.log`` as one framed record
+(length + CRC32 + JSON header + raw float32 payload) and ``fsync``-ed before the caller acknowledges it. On
+start the snapshot is loaded, then the log is replayed; a torn or corrupt tail (the process was killed mid-
+write, so that request was never acknowledged) is cut off. When the log grows past a threshold the whole
+index is written to ``snapshot.bin`` (same frame format) through a temporary file, ``fsync`` and an atomic
+rename, then the log is reset. Frames carry a sequence number and the snapshot records the last one it
+contains, so a crash between the rename and the log reset never applies an operation twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import struct
+import threading
+import uuid
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from hf_pinecone.local._pinecone_filter import Columns, Node
+
+FloatMatrix = npt.NDArray[np.float32]
+Metadata = dict[str, Any]
+
+_FRAME = struct.Struct("<II")  # payload length, crc32 of payload
+_HEADER_LEN = struct.Struct("<I")
+_MAX_FRAME = 1 << 31
+DEFAULT_COMPACT_BYTES = 256 * 1024 * 1024
+_SNAPSHOT_CHUNK = 20_000
+
+
+class Namespace:
+    """Records of one namespace: ids, a float32 matrix, squared norms and metadata, all row-aligned."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.count = 0
+        self.ids: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.vectors: FloatMatrix = np.empty((0, dimension), dtype=np.float32)
+        self.sqnorms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self.metadata: list[Metadata | None] = []
+        self._columns: Columns | None = None
+        self._sorted_ids: list[str] | None = None
+
+    def _changed(self) -> None:
+        self._columns = None
+        self._sorted_ids = None
+
+    def _reserve(self, extra: int) -> None:
+        need = self.count + extra
+        capacity = self.vectors.shape[0]
+        if need <= capacity:
+            return
+        new_capacity = max(need, capacity + capacity // 2, 1024)
+        vectors = np.empty((new_capacity, self.dimension), dtype=np.float32)
+        vectors[: self.count] = self.vectors[: self.count]
+        sqnorms = np.empty(new_capacity, dtype=np.float32)
+        sqnorms[: self.count] = self.sqnorms[: self.count]
+        self.vectors, self.sqnorms = vectors, sqnorms
+
+    def upsert(self, ids: Sequence[str], vectors: FloatMatrix, metadata: Sequence[Metadata | None]) -> None:
+        """Insert or overwrite records (later duplicates in ``ids`` win)."""
+        last: dict[str, int] = {}
+        for position, record_id in enumerate(ids):
+            last[record_id] = position
+        self._reserve(sum(1 for record_id in last if record_id not in self.rows))
+        rows = np.empty(len(last), dtype=np.intp)
+        positions = np.empty(len(last), dtype=np.intp)
+        for i, (record_id, position) in enumerate(last.items()):
+            row = self.rows.get(record_id)
+            if row is None:
+                row = self.count
+                self.count += 1
+                self.rows[record_id] = row
+                self.ids.append(record_id)
+                self.metadata.append(metadata[position])
+            else:
+                self.metadata[row] = metadata[position]
+            rows[i] = row
+            positions[i] = position
+        chosen = vectors[positions]
+        self.vectors[rows] = chosen
+        self.sqnorms[rows] = np.einsum("ij,ij->i", chosen, chosen)
+        self._changed()
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete the given ids (unknown ids are ignored); returns how many were deleted."""
+        deleted = 0
+        for record_id in ids:
+            row = self.rows.pop(record_id, None)
+            if row is None:
+                continue
+            deleted += 1
+            last = self.count - 1
+            if row != last:
+                moved = self.ids[last]
+                self.ids[row] = moved
+                self.rows[moved] = row
+                self.metadata[row] = self.metadata[last]
+                self.vectors[row] = self.vectors[last]
+                self.sqnorms[row] = self.sqnorms[last]
+            self.ids.pop()
+            self.metadata.pop()
+            self.count = last
+        if deleted:
+            self._changed()
+        return deleted
+
+    def update(self, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None) -> bool:
+        """Overwrite the values and/or merge metadata of one record; False when the id does not exist."""
+        row = self.rows.get(record_id)
+        if row is None:
+            return False
+        if vector is not None:
+            self.vectors[row] = vector
+            self.sqnorms[row] = float(np.dot(vector, vector))
+        if set_metadata:
+            merged = dict(self.metadata[row] or {})
+            merged.update(set_metadata)
+            self.metadata[row] = merged
+        self._changed()
+        return True
+
+    def merged_metadata(self, record_id: str, set_metadata: Metadata) -> Metadata | None:
+        """The metadata ``update`` would store, or None when the id does not exist (for size checks)."""
+        row = self.rows.get(record_id)
+        if row is None:
+            return None
+        merged = dict(self.metadata[row] or {})
+        merged.update(set_metadata)
+        return merged
+
+    def columns(self) -> Columns:
+        """Column view of the metadata for filter evaluation, cached until the next change."""
+        if self._columns is None:
+            self._columns = Columns(self.metadata, self.count)
+        return self._columns
+
+    def mask(self, node: Node | None) -> npt.NDArray[np.bool_] | None:
+        """Rows matching a compiled filter (None means every row)."""
+        return None if node is None else node(self.columns())
+
+    def search(
+        self, query: npt.NDArray[np.float32], top_k: int, metric: str, mask: npt.NDArray[np.bool_] | None
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Exact top-k rows and their Pinecone scores, best first.
+
+        Scores: cosine similarity and dot product (higher is better), squared euclidean distance (lower is
+        better), as Pinecone reports them.
+        """
+        if mask is None:
+            candidates: npt.NDArray[np.intp] | None = None
+            matrix = self.vectors[: self.count]
+            sqnorms = self.sqnorms[: self.count]
+        else:
+            candidates = np.flatnonzero(mask)
+            matrix = self.vectors[candidates]
+            sqnorms = self.sqnorms[candidates]
+        total = matrix.shape[0]
+        if total == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        dots = matrix @ query
+        if metric == "cosine":
+            qnorm = float(np.sqrt(np.dot(query, query)))
+            norms = np.sqrt(sqnorms)
+            norms *= qnorm
+            scores = dots / norms
+            keys = scores
+        elif metric == "euclidean":
+            scores = sqnorms - 2.0 * dots + np.float32(np.dot(query, query))
+            np.maximum(scores, 0.0, out=scores)
+            keys = -scores
+        else:
+            scores = dots
+            keys = scores
+        k = min(top_k, total)
+        if k < total:
+            top = np.argpartition(keys, total - k)[total - k :]
+        else:
+            top = np.arange(total)
+        order = top[np.argsort(-keys[top], kind="stable")]
+        rows = order if candidates is None else candidates[order]
+        return rows, scores[order].astype(np.float32, copy=False)
+
+    def sorted_ids(self) -> list[str]:
+        """All ids in lexicographic order (cached until the next change), for list pagination."""
+        if self._sorted_ids is None:
+            self._sorted_ids = sorted(self.ids)
+        return self._sorted_ids
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What ``create_index`` stored: everything IndexModel reports."""
+
+    name: str
+    dimension: int
+    metric: str
+    cloud: str = "aws"
+    region: str = "us-east-1"
+    deletion_protection: str = "disabled"
+    tags: Mapping[str, str] | None = None
+    vector_type: str = "dense"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form (also the on-disk ``config.json``)."""
+        return {
+            "name": self.name,
+            "dimension": self.dimension,
+            "metric": self.metric,
+            "cloud": self.cloud,
+            "region": self.region,
+            "deletion_protection": self.deletion_protection,
+            "tags": dict(self.tags or {}),
+            "vector_type": self.vector_type,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> IndexConfig:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            name=str(data["name"]),
+            dimension=int(data["dimension"]),
+            metric=str(data["metric"]),
+            cloud=str(data.get("cloud", "aws")),
+            region=str(data.get("region", "us-east-1")),
+            deletion_protection=str(data.get("deletion_protection", "disabled")),
+            tags=dict(data.get("tags") or {}),
+            vector_type=str(data.get("vector_type", "dense")),
+        )
+
+
+def _encode_frame(header: Mapping[str, Any], blob: bytes = b"") -> bytes:
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    payload = _HEADER_LEN.pack(len(head)) + head + blob
+    return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def _read_frames(handle: BinaryIO) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+    """Yield ``(end_offset, header, blob)`` for every intact frame; stop at the first torn or corrupt one."""
+    offset = handle.tell()
+    while True:
+        prefix = handle.read(_FRAME.size)
+        if len(prefix) < _FRAME.size:
+            return
+        length, crc = _FRAME.unpack(prefix)
+        if length < _HEADER_LEN.size or length > _MAX_FRAME:
+            return
+        payload = handle.read(length)
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            return
+        (head_len,) = _HEADER_LEN.unpack_from(payload)
+        if _HEADER_LEN.size + head_len > length:
+            return
+        try:
+            header = json.loads(payload[_HEADER_LEN.size : _HEADER_LEN.size + head_len])
+        except ValueError:
+            return
+        offset += _FRAME.size + length
+        yield offset, header, payload[_HEADER_LEN.size + head_len :]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class IndexStore:
+    """One index: its namespaces, a lock serialising every read and write, and (optionally) its log.
+
+    Callers hold :attr:`lock` around any access to :attr:`namespaces` and around the ``log_*`` + apply pair, so
+    the log order is the apply order.
+    """
+
+    def __init__(self, config: IndexConfig, directory: Path | None, *, compact_bytes: int = DEFAULT_COMPACT_BYTES):
+        self.config = config
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.namespaces: dict[str, Namespace] = {}
+        self.compact_bytes = compact_bytes
+        self._seq = 0
+        self._wal: BinaryIO | None = None
+        self._wal_bytes = 0
+        if directory is not None:
+            self._recover(directory)
+
+    # -- in-memory operations (apply) -----------------------------------------------------------------------
+    def namespace(self, name: str, *, create: bool = False) -> Namespace | None:
+        """The namespace called ``name``; created empty when ``create``."""
+        ns = self.namespaces.get(name)
+        if ns is None and create:
+            ns = self.namespaces[name] = Namespace(self.config.dimension)
+        return ns
+
+    def _apply(self, header: Mapping[str, Any], blob: bytes) -> None:
+        op = header["op"]
+        name = header["ns"]
+        if op == "upsert":
+            ids = header["ids"]
+            vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), self.config.dimension)
+            ns = self.namespace(name, create=True)
+            assert ns is not None
+            ns.upsert(ids, vectors, header["meta"])
+        elif op == "delete":
+            existing = self.namespaces.get(name)
+            if existing is not None:
+                existing.delete(header["ids"])
+                if existing.count == 0:
+                    del self.namespaces[name]
+        elif op == "delete_ns":
+            self.namespaces.pop(name, None)
+        elif op == "update":
+            existing = self.namespaces.get(name)
+            if existing is not None:
+                vector = np.frombuffer(blob, dtype=np.float32) if blob else None
+                existing.update(header["id"], vector, header.get("set"))
+
+    def upsert(self, namespace: str, ids: list[str], vectors: FloatMatrix, metadata: list[Metadata | None]) -> None:
+        """Log (durably) then apply an upsert. Caller holds :attr:`lock`."""
+        header = {"op": "upsert", "ns": namespace, "ids": ids, "meta": metadata}
+        blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        self._log(header, blob)
+        self._apply(header, blob)
+
+    def delete(self, namespace: str, ids: list[str]) -> None:
+        """Log then apply a delete by ids (a filter delete is resolved to ids first). Caller holds the lock."""
+        ns = self.namespaces.get(namespace)
+        if ns is None:
+            return
+        present = [record_id for record_id in ids if record_id in ns.rows]
+        if not present:
+            return
+        header = {"op": "delete", "ns": namespace, "ids": present}
+        self._log(header)
+        self._apply(header, b"")
+
+    def delete_namespace(self, namespace: str) -> None:
+        """Log then apply deleteAll for one namespace. Caller holds the lock."""
+        if namespace not in self.namespaces:
+            return
+        header = {"op": "delete_ns", "ns": namespace}
+        self._log(header)
+        self._apply(header, b"")
+
+    def update(
+        self, namespace: str, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None
+    ) -> bool:
+        """Log then apply an update; False (and nothing logged) when the record does not exist."""
+        ns = self.namespaces.get(namespace)
+        if ns is None or record_id not in ns.rows:
+            return False
+        header: dict[str, Any] = {"op": "update", "ns": namespace, "id": record_id, "set": set_metadata}
+        blob = b"" if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+        self._log(header, blob)
+        self._apply(header, blob)
+        return True
+
+    # -- durability ---------------------------------------------------------------------------------------------
+    def _log(self, header: dict[str, Any], blob: bytes = b"") -> None:
+        self._seq += 1
+        if self._wal is None:
+            return
+        header["seq"] = self._seq
+        frame = _encode_frame(header, blob)
+        self._wal.write(frame)
+        self._wal.flush()
+        os.fsync(self._wal.fileno())
+        self._wal_bytes += len(frame)
+        if self._wal_bytes >= self.compact_bytes:
+            self.compact()
+
+    def _recover(self, directory: Path) -> None:
+        snapshot = directory / "snapshot.bin"
+        covered = 0
+        if snapshot.exists():
+            with snapshot.open("rb") as handle:
+                for _, header, blob in _read_frames(handle):
+                    if header["op"] == "snapshot":
+                        covered = int(header["seq"])
+                    else:
+                        self._apply(header, blob)
+        self._seq = covered
+        wal_path = directory / "wal.log"
+        good_end = 0
+        if wal_path.exists():
+            with wal_path.open("rb") as handle:
+                for end, header, blob in _read_frames(handle):
+                    good_end = end
+                    seq = int(header.get("seq", 0))
+                    if seq <= covered:
+                        continue
+                    self._apply(header, blob)
+                    self._seq = max(self._seq, seq)
+        # Cut a torn tail so new frames are not appended after garbage.
+        self._wal = open(wal_path, "ab")  # noqa: SIM115 - kept open for the index's lifetime
+        if self._wal.tell() != good_end:
+            self._wal.truncate(good_end)
+            self._wal.seek(good_end)
+            os.fsync(self._wal.fileno())
+        self._wal_bytes = good_end
+        if good_end >= self.compact_bytes:
+            self.compact()
+
+    def compact(self) -> None:
+        """Write every namespace to ``snapshot.bin`` atomically, then reset the log. Caller holds the lock."""
+        if self.directory is None or self._wal is None:
+            return
+        tmp = self.directory / f"snapshot.{uuid.uuid4().hex}.tmp"
+        with tmp.open("wb") as handle:
+            handle.write(_encode_frame({"op": "snapshot", "seq": self._seq}))
+            for name, ns in self.namespaces.items():
+                for start in range(0, ns.count, _SNAPSHOT_CHUNK):
+                    stop = min(start + _SNAPSHOT_CHUNK, ns.count)
+                    header = {"op": "upsert", "ns": name, "ids": ns.ids[start:stop], "meta": ns.metadata[start:stop]}
+                    handle.write(_encode_frame(header, ns.vectors[start:stop].tobytes()))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.directory / "snapshot.bin")
+        _fsync_dir(self.directory)
+        self._wal.truncate(0)
+        self._wal.seek(0)
+        os.fsync(self._wal.fileno())
+        self._wal_bytes = 0
+
+    def close(self) -> None:
+        """Close the log file (the data stays on disk)."""
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+
+
+class Registry:
+    """All indexes of one server, in memory or under ``data_dir/indexes/<name>/``."""
+
+    def __init__(self, data_dir: Path | None, *, compact_bytes: int = DEFAULT_COMPACT_BYTES) -> None:
+        self.data_dir = data_dir
+        self.compact_bytes = compact_bytes
+        self.lock = threading.Lock()
+        self.indexes: dict[str, IndexStore] = {}
+        if data_dir is not None:
+            self._root().mkdir(parents=True, exist_ok=True)
+            for child in sorted(self._root().iterdir()):
+                config_file = child / "config.json"
+                if child.is_dir() and config_file.exists():
+                    config = IndexConfig.from_json(json.loads(config_file.read_text()))
+                    self.indexes[config.name] = IndexStore(config, child, compact_bytes=compact_bytes)
+            trash = data_dir / "trash"
+            if trash.exists():
+                shutil.rmtree(trash, ignore_errors=True)
+
+    def _root(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "indexes"
+
+    def _directory(self, name: str) -> Path:
+        # Names are validated against Pinecone's rules (lowercase alphanumerics and '-') before reaching here;
+        # this is a second line of defence so no input can ever address a path outside the data directory.
+        root = self._root().resolve()
+        path = (root / name).resolve()
+        if path.parent != root or not name or name in (".", ".."):
+            raise ValueError(f"invalid index name {name!r}")
+        return path
+
+    def get(self, name: str) -> IndexStore | None:
+        """The index called ``name`` or None."""
+        with self.lock:
+            return self.indexes.get(name)
+
+    def list(self) -> list[IndexStore]:
+        """Every index, by name."""
+        with self.lock:
+            return [self.indexes[name] for name in sorted(self.indexes)]
+
+    def create(self, config: IndexConfig) -> IndexStore | None:
+        """Create an index; None when the name is taken."""
+        with self.lock:
+            if config.name in self.indexes:
+                return None
+            directory = None
+            if self.data_dir is not None:
+                directory = self._directory(config.name)
+                if directory.exists():
+                    shutil.rmtree(directory)
+                directory.mkdir(parents=True)
+                _write_atomic(directory / "config.json", json.dumps(config.to_json()).encode())
+                _fsync_dir(self._root())
+            store = IndexStore(config, directory, compact_bytes=self.compact_bytes)
+            self.indexes[config.name] = store
+            return store
+
+    def replace_config(self, config: IndexConfig) -> None:
+        """Persist a changed config (deletion protection, tags) of an existing index."""
+        with self.lock:
+            store = self.indexes[config.name]
+            store.config = config
+            if store.directory is not None:
+                _write_atomic(store.directory / "config.json", json.dumps(config.to_json()).encode())
+
+    def delete(self, name: str) -> bool:
+        """Delete an index and its files; False when it does not exist."""
+        with self.lock:
+            store = self.indexes.pop(name, None)
+        if store is None:
+            return False
+        with store.lock:
+            store.close()
+            if store.directory is not None and self.data_dir is not None:
+                trash = self.data_dir / "trash"
+                trash.mkdir(exist_ok=True)
+                target = trash / f"{name}-{uuid.uuid4().hex}"
+                os.replace(store.directory, target)
+                _fsync_dir(self._root())
+                shutil.rmtree(target, ignore_errors=True)
+        return True
+
+    def close(self) -> None:
+        """Close every index's log."""
+        for store in self.list():
+            with store.lock:
+                store.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        _fsync_dir(path.parent)

@@ -1,0 +1,437 @@
+"""Local stand-in of Hugging Face's Inference Endpoints management API (what ``huggingface_hub`` talks to).
+
+Routes (those ``huggingface_hub`` 1.x/2.x calls, see ``protocols.md`` section 1d):
+
+- ``GET /api/whoami-v2``: the user (the default namespace).
+- ``GET|POST /v2/endpoint/{namespace}``: list (``{"items": [...]}``) / create.
+- ``GET|DELETE /v2/endpoint/{namespace}/{name}``: fetch / delete.
+- ``POST /v2/endpoint/{namespace}/{name}/pause|resume|scale-to-zero``.
+- ``/endpoints/{namespace}/{name}/...``: the endpoint itself (its reported ``status.url``), served by a
+  real local endpoint app (embeddings) behind a state gate that answers 503 unless the endpoint is
+  ``running``.
+
+States move deterministically, one step per observation (``steps_per_state`` observations per transitional
+state; an observation is a fetch or a request to the endpoint URL):
+
+- create: ``pending`` -> ``initializing`` -> ``running`` (or ``failed`` for a repository in
+  ``fail_repositories``);
+- resume: ``paused`` / ``scaledToZero`` -> ``initializing`` -> ``running``; resume while running is HTTP 400
+  "already running" (which ``huggingface_hub`` tolerates with ``running_ok=True``);
+- scale-to-zero: ``running`` -> ``scaledToZero``; a request to the endpoint URL then answers 503 and starts a
+  replica (``initializing``), unless it carries ``X-Scale-Up-Timeout``, which the real proxy honours by
+  holding the request until a replica is up: here the replica is up at once and the request is served.
+
+Point ``huggingface_hub`` at it with :func:`use_hf_api` (or ``serve_hf_api(patch=True)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hf_pinecone.lifecycle import use_management_api
+from hf_pinecone.local._runner import run_in_background
+
+__all__ = ["HfApiStandIn", "create_hf_api_app", "run_hf_api_server", "serve_hf_api", "use_hf_api"]
+
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+_DATA_RE = re.compile(r"^/endpoints/(?P<ns>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?$")
+_TRANSITIONAL = ("pending", "initializing", "updating")
+STATES = (
+    "pending",
+    "initializing",
+    "updating",
+    "updateFailed",
+    "running",
+    "paused",
+    "failed",
+    "scaledToZero",
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class _Record:
+    namespace: str
+    name: str
+    payload: dict[str, Any]
+    state: str
+    ticks_left: int
+    fail: bool
+    health_route: str
+    deployed: bool = False
+    message: str = ""
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+
+    def raw(self, base_url: str) -> dict[str, Any]:
+        model = dict(self.payload.get("model") or {})
+        model.setdefault("revision", None)
+        model.setdefault("task", None)
+        model.setdefault("framework", "custom")
+        running = self.state == "running"
+        return {
+            "name": self.name,
+            "type": self.payload.get("type", "protected"),
+            "accountId": None,
+            "provider": self.payload.get("provider"),
+            "compute": self.payload.get("compute"),
+            "model": model,
+            "healthRoute": self.health_route,
+            "tags": self.payload.get("tags", []),
+            "status": {
+                "createdAt": self.created_at,
+                "createdBy": {"id": "0", "name": self.namespace},
+                "updatedAt": self.updated_at,
+                "updatedBy": {"id": "0", "name": self.namespace},
+                "private": None,
+                "state": self.state,
+                "message": self.message or f"Endpoint is {self.state}",
+                "readyReplica": 1 if running else 0,
+                "targetReplica": 1 if running or self.state in _TRANSITIONAL else 0,
+                # Like the real service: a URL only once the endpoint has been deployed.
+                "url": f"{base_url}/endpoints/{self.namespace}/{self.name}" if self.deployed else None,
+            },
+        }
+
+
+class HfApiStandIn:
+    """State of the stand-in, shared by its routes; tests read and drive it (thread-safe).
+
+    Attributes:
+        calls: ``(method, path)`` of every management request, in order (to assert that no create call
+            was made, for instance).
+        fail_repositories: Repositories whose deployment ends in ``failed``.
+    """
+
+    def __init__(self, *, user: str, steps_per_state: int, fail_repositories: Collection[str]) -> None:
+        if steps_per_state < 1:
+            raise ValueError("steps_per_state must be >= 1")
+        self.user = user
+        self.steps_per_state = steps_per_state
+        self.fail_repositories: set[str] = set(fail_repositories)
+        self.calls: list[tuple[str, str]] = []
+        self._records: dict[tuple[str, str], _Record] = {}
+        self._lock = threading.Lock()
+
+    # --- test controls
+    # ----------------------------------------------------------------------------------------
+    def state_of(self, namespace: str, name: str) -> str | None:
+        """Current state of an endpoint (``None`` if it does not exist); does not count as an observation."""
+        with self._lock:
+            record = self._records.get((namespace, name))
+            return record.state if record else None
+
+    def payload_of(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The JSON body the endpoint was created with (``None`` if it does not exist)."""
+        with self._lock:
+            record = self._records.get((namespace, name))
+            return dict(record.payload) if record else None
+
+    def set_state(self, namespace: str, name: str, state: str, *, message: str = "") -> None:
+        """Force an endpoint into ``state`` (e.g. ``failed`` or ``updateFailed`` to test error paths)."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+        with self._lock:
+            record = self._records[(namespace, name)]
+            record.state, record.ticks_left, record.message = state, self.steps_per_state, message
+            record.deployed = record.deployed or state in ("running", "scaledToZero")
+            record.updated_at = _now()
+
+    def management_calls(self, method: str | None = None, suffix: str = "") -> list[tuple[str, str]]:
+        """Recorded management calls filtered by method and path suffix."""
+        with self._lock:
+            return [c for c in self.calls if (method is None or c[0] == method) and c[1].endswith(suffix)]
+
+    # --- transitions
+    # ------------------------------------------------------------------------------------------
+    def _tick(self, record: _Record) -> None:
+        if record.state not in _TRANSITIONAL:
+            return
+        record.ticks_left -= 1
+        if record.ticks_left > 0:
+            return
+        record.ticks_left = self.steps_per_state
+        if record.state == "pending":
+            record.state = "initializing"
+        elif record.fail:
+            record.state = "failed"
+            record.message = "Endpoint failed to start: the stand-in was told this repository fails"
+        else:
+            record.state, record.deployed, record.message = "running", True, ""
+        record.updated_at = _now()
+
+    def _start(self, record: _Record, state: str) -> None:
+        record.state, record.ticks_left, record.message = state, self.steps_per_state, ""
+        record.updated_at = _now()
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _default_endpoint_app(dimension: int) -> ASGIApp:
+    from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
+
+    app: ASGIApp = create_endpoint_app(embedder=HashEmbedder(dimension=dimension))
+    return app
+
+
+def create_hf_api_app(
+    *,
+    endpoint_app: ASGIApp | None = None,
+    dimension: int = 384,
+    token: str | None = None,
+    user: str = "local-user",
+    steps_per_state: int = 1,
+    fail_repositories: Collection[str] = (),
+) -> ASGIApp:
+    """Build the stand-in as an ASGI app; its :class:`HfApiStandIn` is the ``stand_in`` attribute.
+
+    Args:
+        endpoint_app: ASGI app serving every endpoint's URL once running; default: the local endpoint app
+        with a
+            deterministic :class:`~hf_pinecone.local.endpoint_server.HashEmbedder` of ``dimension``.
+        dimension: Embedding size of the default endpoint app.
+        token: When set, every request (management and endpoint URLs) needs ``Authorization: Bearer <token>``.
+        user: Name returned by ``whoami`` (the default namespace).
+        steps_per_state: Observations spent in each transitional state.
+        fail_repositories: Repositories whose deployment ends in ``failed``.
+
+    Returns:
+        The ASGI app (lifespan events go to ``endpoint_app``).
+    """
+    stand_in = HfApiStandIn(user=user, steps_per_state=steps_per_state, fail_repositories=fail_repositories)
+    inner = endpoint_app if endpoint_app is not None else _default_endpoint_app(dimension)
+
+    def authorized(headers: Any) -> bool:
+        return token is None or headers.get("authorization") == f"Bearer {token}"
+
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def record_call(request: Request) -> None:
+        with stand_in._lock:
+            stand_in.calls.append((request.method, request.url.path))
+
+    def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            record_call(request)
+            if not authorized(request.headers):
+                return _error(401, "Invalid credentials in Authorization header")
+            result: Response = await handler(request)
+            return result
+
+        return endpoint
+
+    async def whoami(request: Request) -> Response:
+        return JSONResponse({"type": "user", "name": stand_in.user, "orgs": []})
+
+    async def list_or_create(request: Request) -> Response:
+        namespace = request.path_params["namespace"]
+        if request.method == "GET":
+            with stand_in._lock:
+                items = [
+                    r.raw(base_url(request)) for (ns, _), r in stand_in._records.items() if ns == namespace
+                ]
+            return JSONResponse({"items": items})
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        problem = _validate(payload)
+        if problem:
+            return _error(400, problem)
+        name = payload["name"]
+        image = (payload.get("model") or {}).get("image") or {}
+        custom = image.get("custom") if isinstance(image, dict) else None
+        health = "/health"
+        if isinstance(custom, dict):
+            health = custom.get("health_route") or custom.get("healthRoute") or health
+        with stand_in._lock:
+            if (namespace, name) in stand_in._records:
+                return _error(409, f"Endpoint name '{name}' is already taken in namespace '{namespace}'")
+            record = _Record(
+                namespace=namespace,
+                name=name,
+                payload=payload,
+                state="pending",
+                ticks_left=stand_in.steps_per_state,
+                fail=payload["model"]["repository"] in stand_in.fail_repositories,
+                health_route=health,
+            )
+            stand_in._records[(namespace, name)] = record
+            return JSONResponse(record.raw(base_url(request)))
+
+    async def get_or_delete(request: Request) -> Response:
+        key = (request.path_params["namespace"], request.path_params["name"])
+        with stand_in._lock:
+            record = stand_in._records.get(key)
+            if record is None:
+                return _error(404, f"Endpoint '{key[1]}' not found in namespace '{key[0]}'")
+            if request.method == "DELETE":
+                del stand_in._records[key]
+                return JSONResponse({})
+            stand_in._tick(record)
+            return JSONResponse(record.raw(base_url(request)))
+
+    async def action(request: Request) -> Response:
+        key = (request.path_params["namespace"], request.path_params["name"])
+        verb = request.path_params["action"]
+        with stand_in._lock:
+            record = stand_in._records.get(key)
+            if record is None:
+                return _error(404, f"Endpoint '{key[1]}' not found in namespace '{key[0]}'")
+            if verb == "pause":
+                stand_in._start(record, "paused")
+            elif verb == "resume":
+                if record.state == "running":
+                    return _error(400, "Endpoint is already running")
+                if record.state not in _TRANSITIONAL:
+                    stand_in._start(record, "initializing")
+            elif verb == "scale-to-zero":
+                if record.state != "running":
+                    return _error(
+                        400, f"Endpoint is {record.state}: only a running endpoint can scale to zero"
+                    )
+                stand_in._start(record, "scaledToZero")
+            else:
+                return _error(404, f"unknown action {verb!r}")
+            return JSONResponse(record.raw(base_url(request)))
+
+    management = Starlette(
+        routes=[
+            Route("/api/whoami-v2", guarded(whoami), methods=["GET"]),
+            Route("/v2/endpoint/{namespace}", guarded(list_or_create), methods=["GET", "POST"]),
+            Route("/v2/endpoint/{namespace}/{name}", guarded(get_or_delete), methods=["GET", "DELETE"]),
+            Route("/v2/endpoint/{namespace}/{name}/{action}", guarded(action), methods=["POST"]),
+        ]
+    )
+
+    async def gate(scope: Scope, receive: Receive, send: Send, match: re.Match[str]) -> None:
+        namespace, name, rest = match["ns"], match["name"], match["rest"] or "/"
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        with stand_in._lock:
+            record = stand_in._records.get((namespace, name))
+            state = None
+            if record is not None and record.deployed:
+                state = record.state
+                if state == "scaledToZero":
+                    stand_in._start(record, "initializing")
+                    if "x-scale-up-timeout" in headers:
+                        state = record.state = "running"
+                else:
+                    stand_in._tick(record)
+                    state = record.state
+        if state is None:
+            await _error(404, f"no endpoint at /endpoints/{namespace}/{name}")(scope, receive, send)
+            return
+        if not authorized(headers):
+            await _error(401, "Invalid credentials in Authorization header")(scope, receive, send)
+            return
+        if state != "running":
+            if state == "scaledToZero":
+                message = "Service Unavailable: endpoint is scaled to zero, a replica is starting"
+            else:
+                message = f"Service Unavailable: endpoint is {state}, no replica ready"
+            response = _error(503, message)
+            await response(scope, receive, send)
+            return
+        child = dict(scope)
+        child["path"] = rest
+        child["raw_path"] = rest.encode()
+        child["root_path"] = ""
+        await inner(child, receive, send)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            # The management routes keep no resources; the endpoint app may (model, batcher).
+            await inner(scope, receive, send)
+            return
+        match = _DATA_RE.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is not None:
+            await gate(scope, receive, send, match)
+        else:
+            await management(scope, receive, send)
+
+    app.stand_in = stand_in  # type: ignore[attr-defined]
+    return app
+
+
+def _validate(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "body must be a JSON object"
+    name = payload.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        return f"invalid endpoint name {name!r}: 1-32 lowercase letters, digits or '-'"
+    model = payload.get("model")
+    if not isinstance(model, dict) or not model.get("repository"):
+        return "model.repository is required"
+    compute = payload.get("compute")
+    if not isinstance(compute, dict) or not all(
+        compute.get(k) for k in ("accelerator", "instanceSize", "instanceType")
+    ):
+        return "compute.accelerator, compute.instanceSize and compute.instanceType are required"
+    provider = payload.get("provider")
+    if not isinstance(provider, dict) or not provider.get("vendor") or not provider.get("region"):
+        return "provider.vendor and provider.region are required"
+    return None
+
+
+@contextlib.contextmanager
+def use_hf_api(base_url: str) -> Iterator[None]:
+    """Point ``huggingface_hub`` (management API and ``whoami``) at a stand-in started at ``base_url``."""
+    with use_management_api(f"{base_url.rstrip('/')}/v2", hub_url=base_url):
+        yield
+
+
+@contextlib.contextmanager
+def serve_hf_api(
+    *, app: ASGIApp | None = None, host: str = "127.0.0.1", port: int = 0, patch: bool = False, **kwargs: Any
+) -> Iterator[str]:
+    """Serve the stand-in on a loopback port in a background thread and yield its base URL.
+
+    Args:
+        app: An app from :func:`create_hf_api_app` (to keep a handle on its ``stand_in``); built from
+        ``kwargs``
+            otherwise.
+        host: Interface to bind.
+        port: Port to bind; ``0`` picks a free one.
+        patch: Also point ``huggingface_hub`` at it (:func:`use_hf_api`) while the block runs.
+        **kwargs: Passed to :func:`create_hf_api_app` when ``app`` is not given.
+
+    Yields:
+        The base URL; the management API is at ``{base}/v2``.
+    """
+    application = app if app is not None else create_hf_api_app(**kwargs)
+    with run_in_background(application, host=host, port=port) as url:
+        if patch:
+            with use_hf_api(url):
+                yield url
+        else:
+            yield url
+
+
+def run_hf_api_server(host: str = "127.0.0.1", port: int = 8900, **kwargs: Any) -> None:
+    """Serve the stand-in in the foreground until interrupted.
+
+    Prints ``listening on http://HOST:PORT`` once ready (the convention of ``hf-pinecone serve``).
+    """
+    with run_in_background(create_hf_api_app(**kwargs), host=host, port=port) as url:
+        print(f"listening on {url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

@@ -1,0 +1,434 @@
+"""Pure tests of the sans-IO endpoint protocol: body building, response parsing, planning, error handling.
+
+The retry / cold-start / splitting state machine is driven here by a scripted list of outcomes (no sockets):
+that is the point of keeping it I/O-free. The same machine is exercised over real loopback HTTP in
+tests/test_endpoint_client.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from hf_pinecone._protocol import (
+    ConcurrencyPolicy,
+    EndpointProtocol,
+    Flow,
+    Outcome,
+    Response,
+    Send,
+    Sleep,
+    TransportFailure,
+    assemble,
+    build_body,
+    check_texts,
+    check_url,
+    classify_error,
+    is_loopback_host,
+    learned_batch_size,
+    parse_embeddings,
+    server_message,
+)
+from hf_pinecone._retry import RetryPolicy
+from hf_pinecone.errors import (
+    ConfigurationError,
+    EndpointAuthError,
+    EndpointRequestError,
+    EndpointResponseError,
+    EndpointUnavailableError,
+    InsecureTransportError,
+)
+
+URL = "https://xyz.endpoints.huggingface.cloud"
+FAST = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05)
+
+
+# ------------------------------------------------------------------ bodies and inputs
+def test_body_has_inputs_and_only_the_options_that_are_set() -> None:
+    assert json.loads(build_body(["a", "b"])) == {"inputs": ["a", "b"]}
+    body = json.loads(build_body(["a"], normalize=False, truncate=True, prompt_name="query"))
+    assert body == {"inputs": ["a"], "normalize": False, "truncate": True, "prompt_name": "query"}
+
+
+def test_body_is_compact_utf8() -> None:
+    assert build_body(["é"]) == '{"inputs":["é"]}'.encode()
+
+
+def test_check_texts_names_the_bad_position() -> None:
+    with pytest.raises(TypeError, match=r"texts\[2\] must be str, got int"):
+        check_texts(["a", "b", 3])
+    with pytest.raises(TypeError, match="single string"):
+        check_texts("abc")
+    assert check_texts(("a", "b")) == ["a", "b"]
+
+
+# ------------------------------------------------------------------ URL safety
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "api.localhost"])
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback_host(host)
+    assert check_url(f"http://{host}:8080", has_token=True, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize("host", ["example.com", "10.0.0.5", "localhost.example.com", "[2001:db8::1]"])
+def test_token_over_plain_http_to_remote_host_is_refused(host: str) -> None:
+    with pytest.raises(InsecureTransportError, match="plain http"):
+        check_url(f"http://{host}/", has_token=True, allow_insecure_http=False)
+    # Without a token, or with the opt-in, or over https, it is allowed.
+    check_url(f"http://{host}/", has_token=False, allow_insecure_http=False)
+    check_url(f"http://{host}/", has_token=True, allow_insecure_http=True)
+    check_url(f"https://{host}/", has_token=True, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize("url", ["ftp://x.com", "xyz.endpoints.huggingface.cloud", "", "https://u:p@x.com"])
+def test_invalid_urls(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        check_url(url, has_token=False, allow_insecure_http=False)
+
+
+# ------------------------------------------------------------------ response shapes
+def test_toolkit_shape_2d_and_flat() -> None:
+    assert parse_embeddings(b'{"embeddings": [[1, 2], [3, 4]]}', expected=2) == [[1.0, 2.0], [3.0, 4.0]]
+    assert parse_embeddings(b'{"embeddings": [1, 2.5]}', expected=1) == [[1.0, 2.5]]
+    out = parse_embeddings(b'{"embeddings": [[1, 2]]}', expected=1)
+    assert all(isinstance(x, float) for x in out[0])
+
+
+def test_tei_bare_2d() -> None:
+    assert parse_embeddings(b"[[0.5, 1], [2, 3]]", expected=2) == [[0.5, 1.0], [2.0, 3.0]]
+
+
+def test_openai_shape_is_ordered_by_index() -> None:
+    body = {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "embedding": [2.0, 2.0], "index": 1},
+            {"object": "embedding", "embedding": [1.0, 1.0], "index": 0},
+        ],
+        "model": "m",
+    }
+    assert parse_embeddings(json.dumps(body).encode(), expected=2) == [[1.0, 1.0], [2.0, 2.0]]
+
+
+def test_three_d_token_level_output_explains_the_fix() -> None:
+    with pytest.raises(EndpointResponseError, match="token-level") as info:
+        parse_embeddings(b"[[[1, 2], [3, 4]], [[5, 6]]]", expected=2, url=URL)
+    message = str(info.value)
+    assert "sentence-embeddings" in message and "text-embeddings-inference" in message
+    assert URL in message
+    with pytest.raises(EndpointResponseError, match="token-level"):
+        parse_embeddings(b'{"embeddings": [[[1, 2], [3, 4]]]}', expected=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "match"),
+    [
+        (b"[[1, 2]]", 2, "expected 2 vectors, got 1"),
+        (b"[[1, 2], [1, 2, 3]]", 2, "dimension 3"),
+        (b"[[1, NaN]]", 1, "non-finite"),
+        (b"[[1, Infinity]]", 1, "non-finite"),
+        (b'[[1, "x"]]', 1, "non-number"),
+        (b"[[1, true]]", 1, "non-number"),
+        (b"[[]]", 1, "non-empty"),
+        (b"not json", 1, "not JSON"),
+        (b'{"foo": 1}', 1, "unknown JSON object"),
+        (b'{"error": "boom"}', 1, "boom"),
+        (b'"x"', 1, "expected a list"),
+        (b"[1, 2]", 2, "one flat vector for 2 inputs"),
+        (b'{"data": [{"embedding": "AAAA", "index": 0}]}', 1, "base64"),
+        (b'{"data": [{"embedding": [1], "index": 3}]}', 1, "indexes"),
+    ],
+)
+def test_malformed_responses(body: bytes, expected: int, match: str) -> None:
+    with pytest.raises(EndpointResponseError, match=match):
+        parse_embeddings(body, expected=expected)
+
+
+# ------------------------------------------------------------------ errors
+def test_server_message_from_each_error_shape() -> None:
+    assert server_message(b'{"error": "bad", "error_type": "Validation"}') == "bad"
+    assert server_message(b'{"message": "oops", "code": 400}') == "oops"
+    assert server_message(b'{"error": {"message": "nested"}}') == "nested"
+    assert server_message(b"plain text") == "plain text"
+    assert server_message(b"") is None
+    long = server_message(b"x" * 2000)
+    assert long is not None and len(long) < 600
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, EndpointAuthError),
+        (403, EndpointAuthError),
+        (400, EndpointRequestError),
+        (422, EndpointRequestError),
+        (424, EndpointRequestError),
+        (429, EndpointUnavailableError),
+        (503, EndpointUnavailableError),
+        (500, EndpointUnavailableError),
+    ],
+)
+def test_classify_error(status: int, cls: type[Exception]) -> None:
+    error = classify_error(status, URL, "the reason", secrets=["hf_secretsecret"])
+    assert type(error) is cls
+    assert f"HTTP {status}" in str(error) and URL in str(error) and "the reason" in str(error)
+    assert error.status_code == status and error.server_message == "the reason"
+
+
+def test_classify_error_never_contains_the_token() -> None:
+    error = classify_error(400, URL, "you sent Bearer abcdefgh and mytoken-123", secrets=["mytoken-123"])
+    assert "mytoken-123" not in str(error) and "abcdefgh" not in str(error)
+    assert "mytoken-123" not in (error.server_message or "")
+
+
+def test_learned_batch_size() -> None:
+    msg = "batch size 32 > maximum allowed batch size 8"
+    assert learned_batch_size(422, msg, 32) == 8
+    assert learned_batch_size(422, "input too long", 32) is None
+    assert learned_batch_size(413, None, 32) == 16
+    assert learned_batch_size(413, None, 1) is None
+    assert learned_batch_size(400, msg, 32) is None
+
+
+# ------------------------------------------------------------------ planning
+def test_plan_by_count() -> None:
+    protocol = EndpointProtocol(URL, batch_size=3)
+    assert protocol.plan(["a"] * 7) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_plan_by_bytes_keeps_every_body_under_the_limit() -> None:
+    protocol = EndpointProtocol(URL, batch_size=1000, max_batch_bytes=1000)
+    texts = [f"{i:03d}" + "x" * 90 for i in range(50)]
+    batches = protocol.plan(texts)
+    assert [i for b in batches for i in b] == list(range(50))
+    for batch in batches:
+        assert len(protocol.body([texts[i] for i in batch])) < 1000
+    # Greedy: adding the next text to a batch would reach the limit.
+    for batch, following in itertools.pairwise(batches):
+        assert len(protocol.body([texts[i] for i in [*batch, following[0]]])) >= 1000
+
+
+def test_plan_isolates_an_oversized_text() -> None:
+    protocol = EndpointProtocol(URL, batch_size=10, max_batch_bytes=100)
+    assert protocol.plan(["a", "b" * 200, "c"]) == [[0], [1], [2]]
+
+
+def test_assemble_restores_input_order() -> None:
+    assert assemble(4, [[2, 0], [3, 1]], [["c", "a"], ["d", "b"]]) == ["a", "b", "c", "d"]
+
+
+def test_concurrency_policy_validates() -> None:
+    with pytest.raises(ValueError):
+        ConcurrencyPolicy(0)
+    assert ConcurrencyPolicy(4).limit == 4
+
+
+# ------------------------------------------------------------------ the state machine, scripted
+def ok(n: int, dim: int = 2, value: float = 1.0) -> Response:
+    return Response(200, {}, json.dumps([[value] * dim for _ in range(n)]).encode())
+
+
+def err(status: int, message: str = "", headers: dict[str, str] | None = None) -> Response:
+    return Response(status, headers or {}, json.dumps({"error": message}).encode())
+
+
+def drive(flow: Flow, respond: Callable[[list[str]], Outcome]) -> tuple[Any, list[list[str]], list[float]]:
+    """Run a flow against ``respond`` (called with the inputs of each request); return result, requests, sleeps."""
+    sent: list[list[str]] = []
+    sleeps: list[float] = []
+    try:
+        action = next(flow)
+        while True:
+            if isinstance(action, Sleep):
+                sleeps.append(action.seconds)
+                action = flow.send(None)
+            else:
+                assert isinstance(action, Send)
+                inputs = json.loads(action.body)["inputs"]
+                sent.append(inputs)
+                action = flow.send(respond(inputs))
+    except StopIteration as stop:
+        return stop.value, sent, sleeps
+
+
+def scripted(outcomes: list[Outcome]) -> Callable[[list[str]], Outcome]:
+    it: Iterator[Outcome] = iter(outcomes)
+    return lambda inputs: next(it)
+
+
+def test_success_first_try() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    result, sent, sleeps = drive(protocol.batch_flow(["a", "b"]), scripted([ok(2)]))
+    assert result == [[1.0, 1.0], [1.0, 1.0]] and len(sent) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(status: int) -> None:
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=0)
+    result, sent, sleeps = drive(protocol.batch_flow(["a"]), scripted([err(status), err(status), ok(1)]))
+    assert len(result) == 1 and len(sent) == 3 and len(sleeps) == 2
+    assert all(0 <= s <= FAST.backoff_max for s in sleeps)
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connection"])
+def test_transport_failures_are_retried(kind: str) -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    result, sent, _ = drive(protocol.batch_flow(["a"]), scripted([TransportFailure(kind, "reset"), ok(1)]))
+    assert len(result) == 1 and len(sent) == 2
+
+
+def test_retry_after_is_honoured() -> None:
+    protocol = EndpointProtocol(URL, retry=RetryPolicy(max_retries=2, backoff_base=0.0, backoff_max=10))
+    _, _, sleeps = drive(
+        protocol.batch_flow(["a"]), scripted([err(429, "busy", {"retry-after": "3"}), ok(1)])
+    )
+    assert sleeps == [3.0]
+
+
+def test_unavailable_after_retries_are_exhausted() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=0)
+    with pytest.raises(EndpointUnavailableError, match="gave up after 4 attempts") as info:
+        drive(protocol.batch_flow(["a"]), lambda inputs: err(429, "Model is overloaded"))
+    assert info.value.status_code == 429 and "Model is overloaded" in str(info.value)
+
+
+def test_auth_and_rejections_are_not_retried() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    with pytest.raises(EndpointAuthError):
+        drive(protocol.batch_flow(["a"]), scripted([err(401, "Unauthorized")]))
+    with pytest.raises(EndpointRequestError, match="Tokenizer broke"):
+        drive(protocol.batch_flow(["a"]), scripted([err(422, "Tokenizer broke")]))
+
+
+def test_redirect_is_not_followed_and_explained() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    response = Response(307, {"location": "https://elsewhere.example/"}, b"")
+    with pytest.raises(EndpointRequestError, match="redirect.*elsewhere.example"):
+        drive(protocol.batch_flow(["a"]), scripted([response]))
+
+
+def test_cold_start_503_is_retried_beyond_max_retries_until_the_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    protocol = EndpointProtocol(
+        URL,
+        retry=RetryPolicy(max_retries=1, backoff_base=1.0, backoff_max=5.0),
+        cold_start_timeout=60.0,
+        clock=lambda: now[0],
+    )
+
+    def respond(inputs: list[str]) -> Outcome:
+        now[0] += 5.0  # each attempt takes 5 s of (fake) time
+        return ok(1) if now[0] > 40 else err(503, "starting")
+
+    with caplog.at_level(logging.INFO, logger="hf_pinecone"):
+        result, sent, _ = drive(protocol.batch_flow(["a"]), respond)
+    assert len(result) == 1
+    assert len(sent) == 9  # far more than max_retries + 1
+    assert sum("endpoint is starting" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_cold_start_gives_up_after_the_timeout() -> None:
+    now = [0.0]
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=30.0, clock=lambda: now[0])
+
+    def respond(inputs: list[str]) -> Outcome:
+        now[0] += 10.0
+        return err(503, "Service Unavailable")
+
+    with pytest.raises(EndpointUnavailableError, match="still unavailable after waiting 30 s"):
+        drive(protocol.batch_flow(["a"]), respond)
+
+
+def test_scale_up_header() -> None:
+    assert EndpointProtocol(URL, cold_start_timeout=600).scale_up_timeout_header == {
+        "X-Scale-Up-Timeout": "600"
+    }
+
+
+def tei_like(max_batch: int) -> Callable[[list[str]], Outcome]:
+    def respond(inputs: list[str]) -> Outcome:
+        if len(inputs) > max_batch:
+            return err(422, f"batch size {len(inputs)} > maximum allowed batch size {max_batch}")
+        return Response(200, {}, json.dumps([[float(len(t)), 1.0] for t in inputs]).encode())
+
+    return respond
+
+
+def test_batch_size_422_is_learned_and_kept() -> None:
+    protocol = EndpointProtocol(URL, batch_size=32, retry=FAST)
+    texts = ["x" * i for i in range(1, 21)]
+    result, sent, _ = drive(protocol.batch_flow(texts), tei_like(8))
+    assert [v[0] for v in result] == [float(len(t)) for t in texts]
+    assert protocol.batch_size == 8
+    assert [len(s) for s in sent] == [20, 8, 8, 4]
+    _, sent_again, _ = drive(protocol.batch_flow(texts), tei_like(8))
+    assert [len(s) for s in sent_again] == [8, 8, 4]  # no second rejection
+
+
+def test_413_halves_the_batch() -> None:
+    protocol = EndpointProtocol(URL, batch_size=16, retry=FAST)
+
+    def respond(inputs: list[str]) -> Outcome:
+        return Response(413, {}, b"Payload Too Large") if len(inputs) > 5 else ok(len(inputs))
+
+    result, sent, _ = drive(protocol.batch_flow(["a"] * 16), respond)
+    assert len(result) == 16 and protocol.batch_size == 4
+    assert [len(s) for s in sent] == [16, 8, 4, 4, 4, 4]
+
+
+def test_oversized_single_text_is_rejected_without_a_request() -> None:
+    protocol = EndpointProtocol(URL, max_batch_bytes=100, retry=FAST)
+    with pytest.raises(EndpointRequestError, match="bytes as a JSON body"):
+        drive(protocol.batch_flow(["x" * 200]), scripted([]))
+    result, sent, _ = drive(protocol.batch_flow(["x" * 200], detailed=True), scripted([]))
+    assert isinstance(result[0], EndpointRequestError) and sent == []
+
+
+def bad_record_server(bad: set[str]) -> Callable[[list[str]], Outcome]:
+    def respond(inputs: list[str]) -> Outcome:
+        rejected = [t for t in inputs if t in bad]
+        if rejected:
+            return err(422, f"input {rejected[0]} is too long")
+        return Response(200, {}, json.dumps([[float(len(t)), 0.5] for t in inputs]).encode())
+
+    return respond
+
+
+def test_detailed_bisects_rejected_batches_down_to_the_bad_records() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    texts = [f"t{i}" for i in range(10)]
+    result, _, _ = drive(protocol.batch_flow(texts, detailed=True), bad_record_server({"t3", "t7"}))
+    for text, item in zip(texts, result, strict=True):
+        if text in ("t3", "t7"):
+            assert isinstance(item, EndpointRequestError) and text in str(item)
+        else:
+            assert item == [2.0, 0.5]
+
+
+def test_not_detailed_raises_on_a_rejected_batch() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    with pytest.raises(EndpointRequestError, match="t3 is too long"):
+        drive(protocol.batch_flow(["t1", "t3"]), bad_record_server({"t3"}))
+
+
+def test_detailed_still_raises_run_level_errors() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    with pytest.raises(EndpointAuthError):
+        drive(protocol.batch_flow(["a", "b"], detailed=True), scripted([err(403, "forbidden")]))
+    with pytest.raises(EndpointResponseError):
+        drive(protocol.batch_flow(["a", "b"], detailed=True), scripted([ok(1)]))
+
+
+def test_openai_route_gets_an_openai_body() -> None:
+    protocol = EndpointProtocol("http://127.0.0.1:1/v1/embeddings", normalize=True)
+    assert json.loads(protocol.body(["a"])) == {"input": ["a"]}
+    assert json.loads(EndpointProtocol(URL, normalize=True).body(["a"])) == {
+        "inputs": ["a"],
+        "normalize": True,
+    }
