@@ -1,16 +1,17 @@
 """EndpointClient / AsyncEndpointClient over real loopback HTTP against the local endpoint server.
 
-Most tests use the real local endpoint (`hf_pinecone.local.serve_endpoint`), either with the bundled model (to
-compare vectors with sentence-transformers) or with its deterministic ``HashEmbedder`` (exact expected vectors,
-no model cost). Failures a real endpoint produces but the local server cannot (429/503 bursts, connection
-resets, malformed 200 bodies, redirects, held requests) come from ``Faults``, an IN-PROCESS FAKE: a small ASGI
-middleware defined below that sits in front of the real local app and is served over real loopback HTTP.
+Most tests use the real local endpoint (`hf_pinecone.local.serve_endpoint`), either with the bundled model
+(to compare vectors with sentence-transformers) or with its deterministic ``HashEmbedder`` (exact expected
+vectors, no model cost). Throttling, 5xx, connection resets and cold starts come from the project's fault
+injector (`hf_pinecone.local.faults.FaultPlan`) in front of the real server. What neither can produce
+(NaN / wrong-count / wrong-dimension / 3-D 200 bodies, a cross-host redirect, requests held until N are in
+flight, recorded request headers) comes from ``Faults``, an IN-PROCESS FAKE: a small ASGI middleware defined
+below, in front of the real local app and served over real loopback HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import threading
@@ -36,6 +37,7 @@ from hf_pinecone import (
 )
 from hf_pinecone.local import run_in_background, serve_endpoint
 from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
+from hf_pinecone.local.faults import Fault, FaultPlan
 
 FAST = RetryPolicy(max_retries=5, backoff_base=0.005, backoff_max=0.02)
 HASH = HashEmbedder()
@@ -50,8 +52,8 @@ class Faults:
     """In-process fake: ASGI middleware that injects faults in front of the real local endpoint app.
 
     ``decide(n, inputs)`` is called for the n-th POST (0-based) with the request's inputs and returns ``None``
-    (forward to the real app) or a fault: ``"429"``, ``"503"``, ``"500"``, ``"reset"`` (connection dropped
-    mid-response), ``"redirect"``, or ``("body", bytes)`` (a 200 with that body). It also records each POST's
+    (forward to the real app) or a fault: ``"500"``, ``"redirect"`` (to another host), or ``("body", bytes)``
+    (a 200 with that body). It also records each POST's
     headers and the peak number of requests in flight; with ``hold_until`` set, requests wait until that many
     are in flight at once (or 10 s pass), which makes concurrency observable without timing assumptions.
     """
@@ -148,20 +150,10 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 async def _inject(fault: Any, send: Send) -> None:
-    if fault == "429":
-        await _respond(
-            send, 429, b'{"error":"Model is overloaded","error_type":"Overloaded"}', [(b"retry-after", b"0")]
-        )
-    elif fault == "503":
-        await _respond(send, 503, b'{"error":"Service Unavailable"}')
-    elif fault == "500":
+    if fault == "500":
         await _respond(send, 500, b'{"error":"internal boom"}')
     elif fault == "redirect":
         await _respond(send, 307, b"", [(b"location", b"http://attacker.invalid/steal")])
-    elif fault == "reset":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
-        await send({"type": "http.response.body", "body": b'{"embe', "more_body": True})
-        raise ConnectionResetError("injected connection reset")
     else:
         kind, body = fault
         assert kind == "body"
@@ -170,7 +162,7 @@ async def _inject(fault: Any, send: Send) -> None:
 
 @pytest.fixture
 def faulty() -> Iterator[Callable[..., tuple[str, Faults]]]:
-    """Start a Faults-wrapped local endpoint (HashEmbedder) per call; yields a factory returning (url, faults)."""
+    """Factory: start a Faults-wrapped local endpoint (HashEmbedder); returns (url, faults)."""
     import contextlib
 
     with contextlib.ExitStack() as stack:
@@ -311,63 +303,89 @@ def test_empty_list_sends_nothing_and_non_strings_are_refused(
 
 
 # ------------------------------------------------------------------ retries, cold start
-def flaky_by_batch() -> Callable[[int, list[str]], Any]:
-    """Each batch (keyed by its first text) fails in its own way a bounded number of times, then succeeds."""
-    attempts: dict[str, int] = {}
-    lock = threading.Lock()
-    plans = [[], ["429"], ["503", "503"], ["reset"], ["429", "reset", "503"]]
-
-    def decide(n: int, inputs: list[str]) -> Any:
-        key = inputs[0]
-        plan = plans[int(hashlib.sha1(key.encode()).hexdigest(), 16) % len(plans)]
-        with lock:
-            attempt = attempts.get(key, 0)
-            attempts[key] = attempt + 1
-        return plan[attempt] if attempt < len(plan) else None
-
-    return decide
+TRANSIENT = [Fault.RATE_LIMIT, Fault.UNAVAILABLE, Fault.RESET, Fault.SERVER_ERROR, Fault.BAD_GATEWAY]
 
 
-def test_1000_texts_through_429_503_and_connection_resets(faulty: Callable[..., tuple[str, Faults]]) -> None:
-    url, faults = faulty(flaky_by_batch())
+def transient_faults() -> FaultPlan:
+    """The project's fault injector: 30 % of POSTs get a 429, 5xx or a connection reset mid-response."""
+    return FaultPlan(rate=0.3, kinds=TRANSIENT, seed=11, methods={"POST"})
+
+
+# 11 attempts per batch at a 30 % fault rate: a batch fails for good with probability 0.3**11 (~2e-6).
+PATIENT = RetryPolicy(max_retries=10, backoff_base=0.002, backoff_max=0.01)
+
+
+def test_1000_texts_through_429_503_and_connection_resets() -> None:
+    plan = transient_faults()
     texts = [f"flaky {i}" for i in range(1000)]
-    with EndpointClient(url, retry=FAST, cold_start_timeout=5) as client:
-        assert_close(client.embed(texts), expected(texts))
-    assert faults.posts > 1000 // 32 + 10  # the faults really happened
-
-
-async def test_1000_texts_async_through_429_503_and_connection_resets(
-    faulty: Callable[..., tuple[str, Faults]],
-) -> None:
-    url, faults = faulty(flaky_by_batch())
-    texts = [f"async flaky {i}" for i in range(1000)]
-    async with AsyncEndpointClient(url, retry=FAST, cold_start_timeout=5) as client:
-        assert_close(await client.aembed(texts), expected(texts))
-    assert faults.posts > 1000 // 32 + 10
-
-
-def test_cold_start_waits_beyond_max_retries_and_logs_once(
-    faulty: Callable[..., tuple[str, Faults]], caplog: pytest.LogCaptureFixture
-) -> None:
-    url, faults = faulty(lambda n, inputs: "503" if n < 8 else None)
-    texts = [f"cold {i}" for i in range(3)]
     with (
-        caplog.at_level(logging.INFO, logger="hf_pinecone"),
-        EndpointClient(
-            url, retry=RetryPolicy(max_retries=1, backoff_base=0.005, backoff_max=0.01), cold_start_timeout=60
-        ) as client,
+        serve_endpoint(embedder=HASH, faults=plan) as url,
+        EndpointClient(url, retry=PATIENT, cold_start_timeout=5) as client,
     ):
         assert_close(client.embed(texts), expected(texts))
-    assert faults.posts == 9
+    injected = plan.stats.injected
+    assert injected["429"] and injected["503"] and injected["reset"]  # the faults really happened
+
+
+async def test_1000_texts_async_through_429_503_and_connection_resets() -> None:
+    plan = transient_faults()
+    texts = [f"async flaky {i}" for i in range(1000)]
+    with serve_endpoint(embedder=HASH, faults=plan) as url:
+        async with AsyncEndpointClient(url, retry=PATIENT, cold_start_timeout=5) as client:
+            assert_close(await client.aembed(texts), expected(texts))
+    injected = plan.stats.injected
+    assert injected["429"] and injected["503"] and injected["reset"]
+
+
+def test_a_truncated_body_is_a_malformed_response() -> None:
+    with (
+        serve_endpoint(embedder=HASH, faults=FaultPlan([Fault.TRUNCATED], methods={"POST"})) as url,
+        EndpointClient(url, retry=FAST) as client,
+        pytest.raises(EndpointResponseError, match="not JSON"),
+    ):
+        client.embed(["a", "b"])
+
+
+def test_cold_start_waits_beyond_max_retries_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    plan = FaultPlan(cold_start_requests=8, methods={"POST"})
+    texts = [f"cold {i}" for i in range(3)]
+    retry = RetryPolicy(max_retries=1, backoff_base=0.005, backoff_max=0.01)
+    with (
+        caplog.at_level(logging.INFO, logger="hf_pinecone"),
+        serve_endpoint(embedder=HASH, faults=plan) as url,
+        EndpointClient(url, retry=retry, cold_start_timeout=60) as client,
+    ):
+        assert_close(client.embed(texts), expected(texts))
+    assert plan.stats.requests == 9  # 8 cold-start 503s, far beyond max_retries=1, then success
     assert sum("endpoint is starting" in r.getMessage() for r in caplog.records) == 1
-    assert all(h["x-scale-up-timeout"] == "60" for h in faults.headers)
+
+
+def test_scale_up_timeout_header_is_sent(faulty: Callable[..., tuple[str, Faults]]) -> None:
+    url, faults = faulty()
+    with EndpointClient(url, cold_start_timeout=60) as client:
+        client.embed(["a"])
+    assert faults.headers[0]["x-scale-up-timeout"] == "60"
+
+
+def test_cold_start_gives_up_after_cold_start_timeout() -> None:
+    plan = FaultPlan(cold_start_seconds=3600, methods={"POST"})
+    retry = RetryPolicy(max_retries=1, backoff_base=0.005, backoff_max=0.01)
+    with (
+        serve_endpoint(embedder=HASH, faults=plan) as url,
+        EndpointClient(url, retry=retry, cold_start_timeout=0.05) as client,
+        pytest.raises(EndpointUnavailableError, match="HTTP 503") as info,
+    ):
+        client.embed(["a"])
+    assert info.value.status_code == 503
 
 
 def test_unavailable_after_retries(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, faults = faulty(lambda n, inputs: "500")
-    with EndpointClient(url, retry=RetryPolicy(max_retries=2, backoff_base=0.001)) as client:
-        with pytest.raises(EndpointUnavailableError, match="HTTP 500.*internal boom.*3 attempts") as info:
-            client.embed(["a"])
+    with (
+        EndpointClient(url, retry=RetryPolicy(max_retries=2, backoff_base=0.001)) as client,
+        pytest.raises(EndpointUnavailableError, match=r"HTTP 500.*internal boom.*3 attempts") as info,
+    ):
+        client.embed(["a"])
     assert info.value.status_code == 500 and faults.posts == 3
 
 
@@ -377,18 +395,23 @@ def test_unreachable_endpoint_is_unavailable() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with EndpointClient(
-        f"http://127.0.0.1:{port}", retry=RetryPolicy(max_retries=1, backoff_base=0.001)
-    ) as client, pytest.raises(EndpointUnavailableError, match="could not reach"):
+    with (
+        EndpointClient(
+            f"http://127.0.0.1:{port}", retry=RetryPolicy(max_retries=1, backoff_base=0.001)
+        ) as client,
+        pytest.raises(EndpointUnavailableError, match="could not reach"),
+    ):
         client.embed(["a"])
 
 
 # ------------------------------------------------------------------ error classes
 def test_401_is_an_auth_error_without_the_token() -> None:
     with serve_endpoint(embedder=HASH, api_key="right-key") as url:
-        with EndpointClient(url, token="wrong-key-12345", retry=FAST) as client:
-            with pytest.raises(EndpointAuthError) as info:
-                client.embed(["a"])
+        with (
+            EndpointClient(url, token="wrong-key-12345", retry=FAST) as client,
+            pytest.raises(EndpointAuthError) as info,
+        ):
+            client.embed(["a"])
         assert info.value.status_code == 401 and url in str(info.value)
         assert "wrong-key-12345" not in str(info.value) and "right-key" not in str(info.value)
         with EndpointClient(url, token="right-key") as client:
@@ -397,9 +420,11 @@ def test_401_is_an_auth_error_without_the_token() -> None:
 
 def test_rejected_request_carries_the_servers_message() -> None:
     with serve_endpoint(embedder=HashEmbedder(max_input_length=50)) as url:
-        with EndpointClient(url, truncate=False, retry=FAST) as client:
-            with pytest.raises(EndpointRequestError, match="HTTP 422.*must have less than 50") as info:
-                client.embed(["short", "y" * 100])
+        with (
+            EndpointClient(url, truncate=False, retry=FAST) as client,
+            pytest.raises(EndpointRequestError, match=r"HTTP 422.*must have less than 50") as info,
+        ):
+            client.embed(["short", "y" * 100])
         assert info.value.status_code == 422
 
 
@@ -407,9 +432,11 @@ def test_embed_detailed_isolates_rejected_records() -> None:
     texts = [f"ok {i}" for i in range(20)]
     texts[5] = "x" * 100
     texts[13] = "z" * 100
-    with serve_endpoint(embedder=HashEmbedder(max_input_length=50)) as url:
-        with EndpointClient(url, truncate=False, batch_size=8, retry=FAST) as client:
-            results = client.embed_detailed(texts)
+    with (
+        serve_endpoint(embedder=HashEmbedder(max_input_length=50)) as url,
+        EndpointClient(url, truncate=False, batch_size=8, retry=FAST) as client,
+    ):
+        results = client.embed_detailed(texts)
     for i, (text, result) in enumerate(zip(texts, results, strict=True)):
         if i in (5, 13):
             assert isinstance(result, EndpointRequestError) and "must have less than 50" in str(result)
@@ -463,9 +490,11 @@ def test_token_refused_over_plain_http_to_a_non_loopback_host(monkeypatch: pytes
 
 def test_redirects_are_not_followed(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, faults = faulty(lambda n, inputs: "redirect")
-    with EndpointClient(url, token="hf_secretsecret123", retry=FAST) as client:
-        with pytest.raises(EndpointRequestError, match="attacker.invalid") as info:
-            client.embed(["a"])
+    with (
+        EndpointClient(url, token="hf_secretsecret123", retry=FAST) as client,
+        pytest.raises(EndpointRequestError, match=r"attacker\.invalid") as info,
+    ):
+        client.embed(["a"])
     assert faults.posts == 1 and "hf_secretsecret123" not in str(info.value)
 
 

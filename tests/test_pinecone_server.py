@@ -1,4 +1,4 @@
-"""Conformance of the local Pinecone server, driven by the real ``pinecone`` SDK (sync and asyncio) over loopback.
+"""Conformance of the local Pinecone server, driven by the real ``pinecone`` SDK (sync and asyncio).
 
 Raw ``httpx`` is used only where the SDK validates client-side and would never send the request (top_k bounds,
 malformed JSON, null metadata, oversized bodies), so the server's own answer can be checked.
@@ -52,7 +52,7 @@ def data_url(pinecone_url: str, index: Any, index_name: str) -> str:
     return f"{pinecone_url}/indexes/{index_name}"
 
 
-# --------------------------------------------------------------------------------------------------- control plane
+# --------------------------------------------------------------------------------------- control plane
 def test_control_plane_lifecycle(pc: Pinecone, pinecone_url: str, index_name: str) -> None:
     model = pc.create_index(name=index_name, dimension=8, metric="dotproduct", spec=SPEC)
     assert model.status.ready is True
@@ -85,10 +85,15 @@ def test_control_plane_lifecycle(pc: Pinecone, pinecone_url: str, index_name: st
 
 
 @pytest.mark.parametrize(
-    "name", ["Upper", "-lead", "trail-", "under_score", "a" * 46, "../escape", "dot.name", "", "sp ace"]
+    "name", ["Upper", "-lead", "trail-", "under_score", "a" * 46, "../escape", "dot.name", "", "sp ace", "new\nline"]
 )
 def test_invalid_index_names_are_rejected(pinecone_url: str, name: str) -> None:
-    body = {"name": name, "dimension": 4, "metric": "cosine", "spec": {"serverless": {"cloud": "aws", "region": "x"}}}
+    body = {
+        "name": name,
+        "dimension": 4,
+        "metric": "cosine",
+        "spec": {"serverless": {"cloud": "aws", "region": "x"}},
+    }
     response = httpx.post(f"{pinecone_url}/indexes", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
@@ -96,10 +101,18 @@ def test_invalid_index_names_are_rejected(pinecone_url: str, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("dimension", 0), ("dimension", 20001), ("metric", "manhattan"), ("vector_type", "sparse")]
+    ("field", "value"),
+    [("dimension", 0), ("dimension", 20001), ("metric", "manhattan"), ("vector_type", "sparse")],
 )
-def test_invalid_index_settings_are_rejected(pinecone_url: str, index_name: str, field: str, value: Any) -> None:
-    body: dict[str, Any] = {"name": index_name, "dimension": 4, "metric": "cosine", "spec": {"serverless": {}}}
+def test_invalid_index_settings_are_rejected(
+    pinecone_url: str, index_name: str, field: str, value: Any
+) -> None:
+    body: dict[str, Any] = {
+        "name": index_name,
+        "dimension": 4,
+        "metric": "cosine",
+        "spec": {"serverless": {}},
+    }
     body[field] = value
     response = httpx.post(f"{pinecone_url}/indexes", json=body)
     assert response.status_code == 400, response.text
@@ -118,10 +131,12 @@ def test_malformed_json_is_400(pinecone_url: str, data_url: str) -> None:
         assert response.status_code == 400, (url, response.text)
     response = httpx.post(f"{data_url}/query", content=b"[1, 2]")
     assert response.status_code == 400
-    assert httpx.post(f"{data_url}/query", json={"topK": 1, "vector": [1.0, 0.0, 0.0, 0.0]}).status_code == 200
+    assert (
+        httpx.post(f"{data_url}/query", json={"topK": 1, "vector": [1.0, 0.0, 0.0, 0.0]}).status_code == 200
+    )
 
 
-# ------------------------------------------------------------------------------------------------------- data plane
+# ------------------------------------------------------------------------------------------ data plane
 def test_every_data_route_sync(index: Any) -> None:
     index.upsert(
         vectors=[
@@ -183,7 +198,9 @@ def test_list_paginates_and_omits_token_on_last_page(index: Any, data_url: str) 
 
     first = index.list_paginated(prefix="doc#", limit=10)
     assert first.pagination is not None and first.pagination.next
-    raw_last = httpx.get(f"{data_url}/vectors/list", params={"prefix": "doc#", "limit": 5, "paginationToken": ""})
+    raw_last = httpx.get(
+        f"{data_url}/vectors/list", params={"prefix": "doc#", "limit": 5, "paginationToken": ""}
+    )
     assert "pagination" in raw_last.json()
     exact = httpx.get(f"{data_url}/vectors/list", params={"prefix": "other-", "limit": 2}).json()
     assert [v["id"] for v in exact["vectors"]] == ["other-1", "other-2"]
@@ -211,11 +228,13 @@ def test_metric_scores_and_order_match_numpy(pc: Pinecone, index_name: str, metr
         scores = ((data - query) ** 2).sum(axis=1)
         order = np.argsort(scores)
     assert [m.id for m in result.matches] == [str(i) for i in order[:10]]
-    assert [m.score for m in result.matches] == pytest.approx([float(scores[i]) for i in order[:10]], rel=1e-4)
+    assert [m.score for m in result.matches] == pytest.approx(
+        [float(scores[i]) for i in order[:10]], rel=1e-4
+    )
     pc.delete_index(index_name)
 
 
-# ---------------------------------------------------------------------------------------------------------- filters
+# --------------------------------------------------------------------------------------------- filters
 FILTER_RECORDS: dict[str, dict[str, Any]] = {
     "r1": {"genre": "drama", "year": 2019, "rating": 7.5, "tags": ["a", "b"], "ok": True},
     "r2": {"genre": "comedy", "year": 2020, "rating": 6.0, "tags": ["b"], "ok": False},
@@ -293,7 +312,9 @@ def test_bad_filters_are_400(filter_index: Any, spec: dict[str, Any]) -> None:
     assert _error(err.value)["code"] == 3
 
 
-def test_huge_and_deep_filters_are_rejected_and_server_keeps_serving(filter_index: Any, data_url: str) -> None:
+def test_huge_and_deep_filters_are_rejected_and_server_keeps_serving(
+    filter_index: Any, data_url: str
+) -> None:
     deep: dict[str, Any] = {"genre": "drama"}
     for _ in range(100):
         deep = {"$and": [deep]}
@@ -311,7 +332,7 @@ def test_huge_and_deep_filters_are_rejected_and_server_keeps_serving(filter_inde
     assert len(filter_index.query(vector=[1.0, 0.0, 0.0, 0.0], top_k=5).matches) == 5
 
 
-# ----------------------------------------------------------------------------------------------------------- limits
+# ---------------------------------------------------------------------------------------------- limits
 def test_dimension_mismatch_bodies_are_pinecones(index: Any) -> None:
     with pytest.raises(PineconeApiException) as upsert:
         index.upsert(vectors=[("x", [1.0, 2.0, 3.0])])
@@ -323,7 +344,10 @@ def test_dimension_mismatch_bodies_are_pinecones(index: Any) -> None:
     }
     with pytest.raises(PineconeApiException) as query:
         index.query(vector=[1.0, 2.0], top_k=1)
-    assert _error(query.value)["message"] == "Query vector dimension 2 does not match the dimension of the index 4"
+    assert (
+        _error(query.value)["message"]
+        == "Query vector dimension 2 does not match the dimension of the index 4"
+    )
     with pytest.raises(PineconeApiException) as update:
         index.update(id="x", values=[1.0])
     assert update.value.status == 400
@@ -337,7 +361,9 @@ def test_upsert_limits(index: Any, data_url: str) -> None:
     assert "1001" in _error(count.value)["message"]
 
     big_text = "x" * 30_000
-    too_big = [{"id": f"b{i}", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": big_text}} for i in range(80)]
+    too_big = [
+        {"id": f"b{i}", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": big_text}} for i in range(80)
+    ]
     with pytest.raises(PineconeApiException) as size:
         index.upsert(vectors=too_big)
     assert size.value.status == 400
@@ -347,7 +373,9 @@ def test_upsert_limits(index: Any, data_url: str) -> None:
         index.upsert(vectors=[{"id": "m", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": "y" * 41_000}}])
     assert "exceeds the limit of 40960 bytes per vector" in _error(meta.value)["message"]
 
-    long_id = httpx.post(f"{data_url}/vectors/upsert", json={"vectors": [{"id": "i" * 513, "values": [1.0, 0, 0, 0]}]})
+    long_id = httpx.post(
+        f"{data_url}/vectors/upsert", json={"vectors": [{"id": "i" * 513, "values": [1.0, 0, 0, 0]}]}
+    )
     assert long_id.status_code == 400  # the SDK refuses to send it, so the server is checked directly
     assert "512" in long_id.json()["message"]
 
@@ -357,13 +385,19 @@ def test_upsert_limits(index: Any, data_url: str) -> None:
 
     for metadata in ({"n": None}, {"n": {"nested": 1}}, {"n": [1, 2]}, {"n": ["a", None]}):
         raw = httpx.post(
-            f"{data_url}/vectors/upsert", json={"vectors": [{"id": "q", "values": [1.0, 0, 0, 0], "metadata": metadata}]}
+            f"{data_url}/vectors/upsert",
+            json={"vectors": [{"id": "q", "values": [1.0, 0, 0, 0], "metadata": metadata}]},
         )
         assert raw.status_code == 400, metadata
         assert raw.json()["code"] == 3
-    for record in ({"id": "", "values": [1.0, 0, 0, 0]}, {"id": 5, "values": [1.0, 0, 0, 0]},
-                   {"id": "s", "values": ["1", 0, 0, 0]}, {"id": "s", "values": [True, 0, 0, 0]},
-                   {"id": "s", "values": [1e39, 0, 0, 0]}, {"id": "s"}):
+    for record in (
+        {"id": "", "values": [1.0, 0, 0, 0]},
+        {"id": 5, "values": [1.0, 0, 0, 0]},
+        {"id": "s", "values": ["1", 0, 0, 0]},
+        {"id": "s", "values": [True, 0, 0, 0]},
+        {"id": "s", "values": [1e39, 0, 0, 0]},
+        {"id": "s"},
+    ):
         raw = httpx.post(f"{data_url}/vectors/upsert", json={"vectors": [record]})
         assert raw.status_code == 400, record
     assert index.describe_index_stats().total_vector_count == 0  # nothing from a rejected request was kept
@@ -404,7 +438,7 @@ def test_api_key_is_enforced(index_name: str) -> None:
         assert "s3cret" not in httpx.get(f"{url}/indexes", headers={"Api-Key": "nope"}).text
 
 
-# ------------------------------------------------------------------------------------------------------ async + load
+# ---------------------------------------------------------------------------------------- async + load
 async def test_every_route_async(pinecone_url: str, index_name: str) -> None:
     async with PineconeAsyncio(api_key="local", host=pinecone_url) as pc:
         await pc.create_index(name=index_name, dimension=4, metric="euclidean", spec=SPEC)
@@ -416,8 +450,13 @@ async def test_every_route_async(pinecone_url: str, index_name: str) -> None:
                 vectors=[("a", [1.0, 0.0, 0.0, 0.0], {"k": "v"}), ("b", [0.0, 3.0, 0.0, 0.0], {"k": "w"})],
                 namespace="n",
             )
-            result = await idx.query(vector=[1.0, 1.0, 0.0, 0.0], top_k=2, namespace="n", include_metadata=True)
-            assert [(m.id, m.score) for m in result.matches] == [("a", pytest.approx(1.0)), ("b", pytest.approx(5.0))]
+            result = await idx.query(
+                vector=[1.0, 1.0, 0.0, 0.0], top_k=2, namespace="n", include_metadata=True
+            )
+            assert [(m.id, m.score) for m in result.matches] == [
+                ("a", pytest.approx(1.0)),
+                ("b", pytest.approx(5.0)),
+            ]
             assert (await idx.query(id="b", top_k=1, namespace="n")).matches[0].score == pytest.approx(0.0)
             assert set((await idx.fetch(ids=["a", "b"], namespace="n")).vectors) == {"a", "b"}
             await idx.update(id="a", set_metadata={"k": "z"}, namespace="n")

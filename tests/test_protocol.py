@@ -237,7 +237,7 @@ def err(status: int, message: str = "", headers: dict[str, str] | None = None) -
 
 
 def drive(flow: Flow, respond: Callable[[list[str]], Outcome]) -> tuple[Any, list[list[str]], list[float]]:
-    """Run a flow against ``respond`` (called with the inputs of each request); return result, requests, sleeps."""
+    """Run a flow against ``respond`` (called with each request's inputs); return result, requests, sleeps."""
     sent: list[list[str]] = []
     sleeps: list[float] = []
     try:
@@ -307,7 +307,7 @@ def test_auth_and_rejections_are_not_retried() -> None:
 def test_redirect_is_not_followed_and_explained() -> None:
     protocol = EndpointProtocol(URL, retry=FAST)
     response = Response(307, {"location": "https://elsewhere.example/"}, b"")
-    with pytest.raises(EndpointRequestError, match="redirect.*elsewhere.example"):
+    with pytest.raises(EndpointRequestError, match=r"redirect.*elsewhere\.example"):
         drive(protocol.batch_flow(["a"]), scripted([response]))
 
 

@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "ingest": "hf_pinecone.ingest",
     "aingest": "hf_pinecone.ingest",
     "IngestReport": "hf_pinecone.ingest",
+    # Inference Endpoint lifecycle
+    "ensure_endpoint": "hf_pinecone.lifecycle",
+    "resolve_endpoint_url": "hf_pinecone.lifecycle",
+    "EndpointInfo": "hf_pinecone.lifecycle",
     # configuration
     "Settings": "hf_pinecone.config",
     "from_env": "hf_pinecone.stack",
@@ -83,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
         PineconeStoreError,
     )
     from hf_pinecone.ids import content_id
+    from hf_pinecone.lifecycle import EndpointInfo, ensure_endpoint, resolve_endpoint_url
     from hf_pinecone.ingest import IngestReport, aingest, ingest
     from hf_pinecone.stack import from_env
     from hf_pinecone.store import PineconeStore, ensure_index

@@ -405,7 +405,7 @@ def _probe(url: str, route: str | None, token: str | None, timeout: float) -> in
     target = f"{url.rstrip('/')}/{(route or '/health').lstrip('/')}"
     try:
         response = get_session().get(target, headers=build_hf_headers(token=token), timeout=timeout)
-    except httpx2.HTTPError:
+    except (httpx2.HTTPError, ConnectionError):  # ConnectionError: huggingface_hub's offline mode
         return None
     return int(response.status_code)
 
@@ -437,6 +437,13 @@ def _state_error(endpoint: Any, *, auto_resume_hint: bool) -> EndpointStateError
     )
 
 
+def _check_wait_args(timeout: float | None, refresh_every: float) -> None:
+    if timeout is not None and timeout < 0:
+        raise ConfigurationError(f"timeout must be >= 0 seconds, got {timeout}")
+    if refresh_every <= 0:
+        raise ConfigurationError(f"refresh_every must be > 0 seconds, got {refresh_every}")
+
+
 def _wait(
     endpoint: Any,
     *,
@@ -452,10 +459,7 @@ def _wait(
     until its timeout), wakes a scaled-to-zero one with a request when ``wake`` is set, and takes a float
     ``refresh_every``.
     """
-    if timeout is not None and timeout < 0:
-        raise ConfigurationError(f"timeout must be >= 0 seconds, got {timeout}")
-    if refresh_every <= 0:
-        raise ConfigurationError(f"refresh_every must be > 0 seconds, got {refresh_every}")
+    _check_wait_args(timeout, refresh_every)
     deadline = None if timeout is None else time.monotonic() + timeout
     probe_timeout = max(refresh_every, 10.0)
     polls = 0
@@ -590,6 +594,7 @@ def ensure_endpoint(
             "repository must name a model repository, e.g. sentence-transformers/all-MiniLM-L6-v2"
         )
     custom_image = _custom_image(engine, image, accelerator, env)
+    _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
     api = _api()
     # Resolved once here: get and create would each ask whoami otherwise (a rate-limited call).
@@ -700,6 +705,7 @@ def wait_for_endpoint(
         EndpointFailedError, EndpointPausedError, EndpointScaledToZeroError, EndpointWaitTimeoutError,
         EndpointNotFoundError, LifecycleAuthError.
     """
+    _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
     endpoint = _get(name, namespace, secret)
     return EndpointInfo.from_endpoint(
@@ -741,6 +747,7 @@ def resume_endpoint(
     Returns:
         The endpoint snapshot.
     """
+    _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
     with _translate("resume", name, namespace, secret):
         endpoint = _api().resume_inference_endpoint(name, namespace=namespace, running_ok=True, token=secret)
@@ -820,6 +827,7 @@ def resolve_endpoint_url(
     Returns:
         The endpoint's base URL.
     """
+    _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
     endpoint = _get(name, namespace, secret)
     state = _state(endpoint)

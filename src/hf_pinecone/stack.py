@@ -166,11 +166,13 @@ class PineconeTarget:
         api_key: The API key (``"local"`` for the local server).
         controller_host: Control-plane URL; ``None`` means Pinecone's cloud (https://api.pinecone.io).
         local: True when this process started the local Pinecone server.
+        data_dir: Where the local server keeps its data.
     """
 
     api_key: SecretStr = dataclasses.field(repr=False)
     controller_host: str | None = None
     local: bool = False
+    data_dir: Path | None = None
 
     def client(self) -> Pinecone:
         """A Pinecone SDK client for this target."""
@@ -182,7 +184,7 @@ class PineconeTarget:
     def where(self) -> str:
         """Human-readable location (never contains the key)."""
         if self.local:
-            return f"local Pinecone server ({self.controller_host})"
+            return f"the local Pinecone server (data in {self.data_dir})"
         return self.controller_host or "Pinecone (api.pinecone.io)"
 
     def index_host(self, name: str) -> str:
@@ -227,7 +229,9 @@ def open_pinecone(settings: Settings) -> Iterator[PineconeTarget]:
         return
     data_dir = settings.local_pinecone_dir.resolve()
     with _SERVERS.use(("pinecone", data_dir), _start_local_pinecone(data_dir)) as url:
-        yield PineconeTarget(api_key=SecretStr(LOCAL_PINECONE_API_KEY), controller_host=url, local=True)
+        yield PineconeTarget(
+            api_key=SecretStr(LOCAL_PINECONE_API_KEY), controller_host=url, local=True, data_dir=data_dir
+        )
 
 
 # --------------------------------------------------------------------------------------------------- the stac
@@ -318,46 +322,46 @@ def open_stack(
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
     from hf_pinecone.store import PineconeStore, ensure_index
 
-    with open_pinecone(resolved) as target, open_endpoint(resolved) as endpoint_url:
+    with contextlib.ExitStack() as resources:
+        target = resources.enter_context(open_pinecone(resolved))
+        # An unknown index is reported before the (slow) local endpoint is started.
+        existing_host = None if create_index else target.index_host(resolved.index_name)
+        endpoint_url = resources.enter_context(open_endpoint(resolved))
         embeddings = InferenceEndpointEmbeddings(
             endpoint_url=endpoint_url,
             hf_token=None if resolved.uses_local_endpoint else resolved.hf_token,
             **embeddings_kw,
         )
-        try:
-            if create_index:
-                try:
-                    index_host = ensure_index(
-                        resolved.index_name,
-                        embeddings=embeddings,
-                        api_key=target.api_key.get_secret_value(),
-                        host=target.controller_host,
-                    )
-                except HfPineconeError:
-                    raise
-                except Exception as exc:  # the SDK's own exceptions (connection refused, 5xx after retries)
-                    raise _pinecone_error(
-                        exc, target, f"cannot create index {resolved.index_name!r}"
-                    ) from exc
-            else:
-                index_host = target.index_host(resolved.index_name)
-            store = PineconeStore(
-                embedding=embeddings,
-                namespace=resolved.namespace,
-                pinecone_api_key=target.api_key.get_secret_value(),
-                host=index_host,
-            )
-            yield Stack(
-                settings=resolved,
-                embeddings=embeddings,
-                store=store,
-                index_name=resolved.index_name,
-                index_host=index_host,
-                endpoint_url=endpoint_url,
-                pinecone=target,
-            )
-        finally:
-            embeddings.close()
+        resources.callback(embeddings.close)
+        if existing_host is not None:
+            index_host = existing_host
+        else:
+            try:
+                index_host = ensure_index(
+                    resolved.index_name,
+                    embeddings=embeddings,
+                    api_key=target.api_key.get_secret_value(),
+                    host=target.controller_host,
+                )
+            except HfPineconeError:
+                raise
+            except Exception as exc:  # the SDK's own exceptions (connection refused, 5xx after retries)
+                raise _pinecone_error(exc, target, f"cannot create index {resolved.index_name!r}") from exc
+        store = PineconeStore(
+            embedding=embeddings,
+            namespace=resolved.namespace,
+            pinecone_api_key=target.api_key.get_secret_value(),
+            host=index_host,
+        )
+        yield Stack(
+            settings=resolved,
+            embeddings=embeddings,
+            store=store,
+            index_name=resolved.index_name,
+            index_host=index_host,
+            endpoint_url=endpoint_url,
+            pinecone=target,
+        )
 
 
 def from_env(**overrides: Any) -> PineconeStore:

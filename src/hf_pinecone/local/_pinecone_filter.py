@@ -9,7 +9,8 @@ Semantics (Pinecone's documented ones):
 
 - ``{"f": v}`` is ``{"f": {"$eq": v}}``; several keys in one object are an implicit ``$and``.
 - ``$eq`` / ``$ne`` take a string, number or boolean; ``$gt`` / ``$gte`` / ``$lt`` / ``$lte`` a number;
-  ``$in`` / ``$nin`` a non-empty array of those; ``$exists`` a boolean; ``$and`` / ``$or`` an array of filters.
+  ``$in`` / ``$nin`` a non-empty array of those; ``$exists`` a boolean; ``$and`` / ``$or`` an array of
+  filters.
 - A field holding a list of strings matches ``$eq`` / ``$in`` when ANY element matches.
 - ``$ne`` and ``$nin`` are the negation of ``$eq`` / ``$in``: records without the field match them.
 - Numbers compare as float64; booleans are not numbers (``true`` never equals ``1``).
@@ -196,23 +197,27 @@ def _scalar(name: str, op: str, value: Any) -> str | float | bool:
         return value
     if isinstance(value, (int, float)):
         return float(value)
-    raise FilterError(f"{op} for field {name!r} requires a string, number or boolean, got {_type_name(value)}")
+    raise FilterError(
+        f"{op} for field {name!r} requires a string, number or boolean, got {_type_name(value)}"
+    )
 
 
 def _eq(name: str, value: str | float | bool) -> Node:
     def run(cols: Columns) -> BoolArray:
         col = cols.column(name)
+        mask: BoolArray
         if value is True:
-            return col.is_true.copy()
-        if value is False:
-            return col.is_false.copy()
-        if isinstance(value, str):
+            mask = col.is_true.copy()
+        elif value is False:
+            mask = col.is_false.copy()
+        elif isinstance(value, str):
             mask = np.zeros(cols.count, dtype=np.bool_)
             rows = col.strings.get(value)
             if rows is not None:
                 mask[rows] = True
-            return mask
-        return col.numbers == value
+        else:
+            mask = col.numbers == value
+        return mask
 
     return run
 
@@ -227,7 +232,8 @@ def _negate(node: Node) -> Node:
 def _exists(name: str, want: bool) -> Node:
     def run(cols: Columns) -> BoolArray:
         present = cols.column(name).present
-        return present.copy() if want else ~present
+        mask: BoolArray = present.copy() if want else ~present
+        return mask
 
     return run
 

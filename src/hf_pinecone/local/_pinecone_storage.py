@@ -121,7 +121,9 @@ class Namespace:
             self._changed()
         return deleted
 
-    def update(self, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None) -> bool:
+    def update(
+        self, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None
+    ) -> bool:
         """Overwrite the values and/or merge metadata of one record; False when the id does not exist."""
         row = self.rows.get(record_id)
         if row is None:
@@ -177,9 +179,8 @@ class Namespace:
         dots = matrix @ query
         if metric == "cosine":
             qnorm = float(np.sqrt(np.dot(query, query)))
-            norms = np.sqrt(sqnorms)
-            norms *= qnorm
-            scores = dots / norms
+            norms = np.sqrt(sqnorms) * np.float32(qnorm)
+            scores = (dots / norms).astype(np.float32, copy=False)
             keys = scores
         elif metric == "euclidean":
             scores = sqnorms - 2.0 * dots + np.float32(np.dot(query, query))
@@ -189,10 +190,7 @@ class Namespace:
             scores = dots
             keys = scores
         k = min(top_k, total)
-        if k < total:
-            top = np.argpartition(keys, total - k)[total - k :]
-        else:
-            top = np.arange(total)
+        top = np.argpartition(keys, total - k)[total - k :] if k < total else np.arange(total)
         order = top[np.argsort(-keys[top], kind="stable")]
         rows = order if candidates is None else candidates[order]
         return rows, scores[order].astype(np.float32, copy=False)
@@ -286,11 +284,13 @@ def _fsync_dir(path: Path) -> None:
 class IndexStore:
     """One index: its namespaces, a lock serialising every read and write, and (optionally) its log.
 
-    Callers hold :attr:`lock` around any access to :attr:`namespaces` and around the ``log_*`` + apply pair, so
-    the log order is the apply order.
+    Callers hold :attr:`lock` around any access to :attr:`namespaces` and around each mutating call, so the
+    log order is the apply order.
     """
 
-    def __init__(self, config: IndexConfig, directory: Path | None, *, compact_bytes: int = DEFAULT_COMPACT_BYTES):
+    def __init__(
+        self, config: IndexConfig, directory: Path | None, *, compact_bytes: int = DEFAULT_COMPACT_BYTES
+    ):
         self.config = config
         self.directory = directory
         self.lock = threading.Lock()
@@ -333,15 +333,16 @@ class IndexStore:
                 vector = np.frombuffer(blob, dtype=np.float32) if blob else None
                 existing.update(header["id"], vector, header.get("set"))
 
-    def upsert(self, namespace: str, ids: list[str], vectors: FloatMatrix, metadata: list[Metadata | None]) -> None:
+    def upsert(
+        self, namespace: str, ids: list[str], vectors: FloatMatrix, metadata: list[Metadata | None]
+    ) -> None:
         """Log (durably) then apply an upsert. Caller holds :attr:`lock`."""
         header = {"op": "upsert", "ns": namespace, "ids": ids, "meta": metadata}
         blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-        self._log(header, blob)
-        self._apply(header, blob)
+        self._commit(header, blob)
 
     def delete(self, namespace: str, ids: list[str]) -> None:
-        """Log then apply a delete by ids (a filter delete is resolved to ids first). Caller holds the lock."""
+        """Log then apply a delete by ids (filter deletes are resolved to ids first); caller locks."""
         ns = self.namespaces.get(namespace)
         if ns is None:
             return
@@ -349,19 +350,21 @@ class IndexStore:
         if not present:
             return
         header = {"op": "delete", "ns": namespace, "ids": present}
-        self._log(header)
-        self._apply(header, b"")
+        self._commit(header)
 
     def delete_namespace(self, namespace: str) -> None:
         """Log then apply deleteAll for one namespace. Caller holds the lock."""
         if namespace not in self.namespaces:
             return
         header = {"op": "delete_ns", "ns": namespace}
-        self._log(header)
-        self._apply(header, b"")
+        self._commit(header)
 
     def update(
-        self, namespace: str, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None
+        self,
+        namespace: str,
+        record_id: str,
+        vector: npt.NDArray[np.float32] | None,
+        set_metadata: Metadata | None,
     ) -> bool:
         """Log then apply an update; False (and nothing logged) when the record does not exist."""
         ns = self.namespaces.get(namespace)
@@ -369,11 +372,10 @@ class IndexStore:
             return False
         header: dict[str, Any] = {"op": "update", "ns": namespace, "id": record_id, "set": set_metadata}
         blob = b"" if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-        self._log(header, blob)
-        self._apply(header, blob)
+        self._commit(header, blob)
         return True
 
-    # -- durability ---------------------------------------------------------------------------------------------
+    # -- durability -------------------------------------------------------------------------------------
     def _log(self, header: dict[str, Any], blob: bytes = b"") -> None:
         self._seq += 1
         if self._wal is None:
@@ -384,7 +386,13 @@ class IndexStore:
         self._wal.flush()
         os.fsync(self._wal.fileno())
         self._wal_bytes += len(frame)
-        if self._wal_bytes >= self.compact_bytes:
+
+    def _commit(self, header: dict[str, Any], blob: bytes = b"") -> None:
+        # Log, apply, and only then consider a snapshot: the snapshot claims every logged sequence number,
+        # so it must be taken after the operation it covers is in memory.
+        self._log(header, blob)
+        self._apply(header, blob)
+        if self._wal is not None and self._wal_bytes >= self.compact_bytes:
             self.compact()
 
     def _recover(self, directory: Path) -> None:
@@ -409,8 +417,11 @@ class IndexStore:
                         continue
                     self._apply(header, blob)
                     self._seq = max(self._seq, seq)
+        created = not wal_path.exists()
         # Cut a torn tail so new frames are not appended after garbage.
         self._wal = open(wal_path, "ab")  # noqa: SIM115 - kept open for the index's lifetime
+        if created:
+            _fsync_dir(directory)
         if self._wal.tell() != good_end:
             self._wal.truncate(good_end)
             self._wal.seek(good_end)
@@ -429,7 +440,12 @@ class IndexStore:
             for name, ns in self.namespaces.items():
                 for start in range(0, ns.count, _SNAPSHOT_CHUNK):
                     stop = min(start + _SNAPSHOT_CHUNK, ns.count)
-                    header = {"op": "upsert", "ns": name, "ids": ns.ids[start:stop], "meta": ns.metadata[start:stop]}
+                    header = {
+                        "op": "upsert",
+                        "ns": name,
+                        "ids": ns.ids[start:stop],
+                        "meta": ns.metadata[start:stop],
+                    }
                     handle.write(_encode_frame(header, ns.vectors[start:stop].tobytes()))
             handle.flush()
             os.fsync(handle.fileno())

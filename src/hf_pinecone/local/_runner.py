@@ -39,7 +39,9 @@ def run_in_background(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_l
     Yields:
         The base URL, without a trailing slash, once the server accepts connections.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP must be explicit: asyncio only sets TCP_NODELAY on accepted connections when the listening
+    # socket's proto says TCP, and without it every small response waits ~40 ms for Nagle/delayed-ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]

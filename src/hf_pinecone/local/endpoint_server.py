@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL_ID",
     "Embedder",
+    "EndpointStats",
     "HashEmbedder",
     "InputValidationError",
     "SentenceTransformerEmbedder",
@@ -323,13 +324,64 @@ def _error_response(flavour: _Flavour, err: _ApiError, headers: dict[str, str] |
     return Response(_dumps(body), status_code=err.status, media_type="application/json", headers=headers)
 
 
+class EndpointStats:
+    """Live counters of one endpoint app, at ``app.state.stats`` (thread-safe; read the attributes directly).
+
+    Attributes:
+        requests: Embedding requests received (every route that embeds, whatever the outcome).
+        served: Embedding requests answered 200.
+        inputs: Texts embedded in served requests.
+        overloaded: Requests answered ``429 Overloaded`` (beyond ``max_concurrent_requests``).
+        in_flight: Requests admitted and not finished (waiting for a replica or being served).
+        active: Requests holding a replica (simulated delay or model call).
+        max_in_flight: Highest ``in_flight`` seen.
+        max_active: Highest ``active`` seen (never above ``replicas``).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.requests = 0
+        self.served = 0
+        self.inputs = 0
+        self.overloaded = 0
+        self.in_flight = 0
+        self.active = 0
+        self.max_in_flight = 0
+        self.max_active = 0
+
+    def _update(self, **deltas: int) -> None:
+        with self._cond:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.max_active = max(self.max_active, self.active)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[EndpointStats], bool], timeout: float | None = None) -> bool:
+        """Block until ``predicate(self)`` holds; return whether it did within ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    def __repr__(self) -> str:
+        fields = (
+            "requests",
+            "served",
+            "inputs",
+            "overloaded",
+            "in_flight",
+            "active",
+            "max_in_flight",
+            "max_active",
+        )
+        return "EndpointStats(" + ", ".join(f"{f}={getattr(self, f)}" for f in fields) + ")"
+
+
 @dataclass
 class _Limits:
     """asyncio primitives of one event loop (made lazily: the app may be served by several loops in turn)."""
 
     loop: asyncio.AbstractEventLoop
     replicas: asyncio.Semaphore | None
-    in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -463,6 +515,7 @@ def create_endpoint_app(
     emb: Embedder = embedder if embedder is not None else SentenceTransformerEmbedder(model)
     expected_auth = None if api_key is None else f"Bearer {api_key}".encode()
     limits_holder: list[_Limits] = []
+    stats = EndpointStats()
 
     def limits() -> _Limits:
         loop = asyncio.get_running_loop()
@@ -501,17 +554,20 @@ def create_endpoint_app(
 
     async def compute(req: _EmbedRequest) -> tuple[np.ndarray, float, float]:
         lim = limits()
-        if lim.in_flight >= max_concurrent_requests:
+        # Only the event loop thread admits requests, so check-then-increment cannot race.
+        if stats.in_flight >= max_concurrent_requests:
+            stats._update(overloaded=1)
             raise _ApiError(429, "Model is overloaded", "Overloaded")
-        lim.in_flight += 1
+        stats._update(in_flight=1)
         try:
             queued_at = time.perf_counter()
             async with lim.replicas if lim.replicas is not None else contextlib.nullcontext():
+                stats._update(active=1)
                 started = time.perf_counter()
-                simulated = delay + per_item_delay * len(req.texts)
-                if simulated > 0:
-                    await asyncio.sleep(simulated)
                 try:
+                    simulated = delay + per_item_delay * len(req.texts)
+                    if simulated > 0:
+                        await asyncio.sleep(simulated)
                     vectors = await run_in_threadpool(
                         emb.embed,
                         req.texts,
@@ -525,9 +581,11 @@ def create_endpoint_app(
                     raise _ApiError(422, f"tokenizer error: {exc}", "Tokenizer") from None
                 except Exception as exc:  # the model failed: TEI's 424, never a bare 500
                     raise _ApiError(424, f"backend error: {type(exc).__name__}: {exc}", "Backend") from None
+                finally:
+                    stats._update(active=-1)
                 finished = time.perf_counter()
         finally:
-            lim.in_flight -= 1
+            stats._update(in_flight=-1)
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(req.texts):
             raise _ApiError(
@@ -555,6 +613,7 @@ def create_endpoint_app(
     def handler(flavour: _Flavour) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             begin = time.perf_counter()
+            stats._update(requests=1)
             if not authorized(request):
                 return _error_response(
                     flavour,
@@ -572,6 +631,7 @@ def create_endpoint_app(
                 return Response(status_code=499)
             except _ApiError as err:
                 return _error_response(flavour, err)
+            stats._update(served=1, inputs=len(req.texts))
             headers = compute_headers(req, queue_time, inference_time, time.perf_counter() - begin)
             if flavour == "toolkit":
                 payload: Any = {"embeddings": vectors[0] if req.single else vectors}
@@ -626,7 +686,9 @@ def create_endpoint_app(
         Route("/v1/embeddings", handler("openai"), methods=["POST"]),
         Route("/embeddings", handler("openai"), methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.stats = stats
+    return app
 
 
 def _openai_payload(

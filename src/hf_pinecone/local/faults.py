@@ -13,8 +13,8 @@ Example:
 
 Decision order for each request (see :meth:`FaultPlan.decide`): requests are counted in ``stats.requests``;
 if the plan is disabled or the request does not match the filter it passes through; otherwise a cold-start
-window answers 503; then the next scripted entry (a :class:`Fault`, or ``None`` to pass) is used; once the script is
-spent, a fault is drawn at ``rate`` from ``kinds`` with a seeded RNG.
+window answers 503; then the next scripted entry (a :class:`Fault`, or ``None`` to pass) is used; once the
+script is spent, a fault is drawn at ``rate`` from ``kinds`` with a seeded RNG.
 
 Faults and what a client observes:
 

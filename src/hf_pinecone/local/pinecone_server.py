@@ -2,11 +2,11 @@
 
 The unmodified ``pinecone`` SDK (sync and asyncio) and ``langchain-pinecone`` talk to it through
 ``Pinecone(api_key="local", host=base_url)``: ``create_index`` returns an index whose ``host`` is
-``http://<host>:<port>/indexes/<name>``, and the data-plane routes live under that prefix. Wire formats, limits and
-error bodies follow ``docs/ARCHITECTURE.md`` and the project's protocol notes (Pinecone API version 2025-04).
+``http://<host>:<port>/indexes/<name>``, and the data-plane routes live under that prefix. Wire formats,
+limits and error bodies follow ``docs/ARCHITECTURE.md`` and the project's protocol notes (API 2025-04).
 
-Scores: ``cosine`` is the cosine similarity, ``dotproduct`` the dot product (both: higher first), ``euclidean``
-the SQUARED euclidean distance (lower first), which is what Pinecone documents for its euclidean metric.
+Scores: ``cosine`` is the cosine similarity, ``dotproduct`` the dot product (both: higher first),
+``euclidean`` the SQUARED euclidean distance (lower first), as Pinecone documents for that metric.
 
 Search is exact (one float32 matrix-vector product per query over the namespace). With ``data_dir`` every
 acknowledged write is in an fsync-ed write-ahead log first (see :mod:`hf_pinecone.local._pinecone_storage`).
@@ -35,7 +35,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hf_pinecone.local._pinecone_filter import FilterError, Node, compile_filter
-from hf_pinecone.local._pinecone_storage import DEFAULT_COMPACT_BYTES, IndexConfig, IndexStore, Metadata, Registry
+from hf_pinecone.local._pinecone_storage import (
+    DEFAULT_COMPACT_BYTES,
+    IndexConfig,
+    IndexStore,
+    Metadata,
+    Registry,
+)
 from hf_pinecone.local._runner import run_in_background
 
 if TYPE_CHECKING:
@@ -52,13 +58,13 @@ MAX_DIMENSION = 20_000
 MAX_TOP_K = 10_000
 MAX_IDS_PER_REQUEST = 1000
 MAX_LIST_LIMIT = 100
-# Bodies are read (and discarded) up to this size so the client gets a proper error instead of a reset connection.
+# Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 METRICS = ("cosine", "euclidean", "dotproduct")
 _INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 _INDEX_NAME_MESSAGE = (
-    "Resource name must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric "
-    "character, and be 1-45 characters long"
+    "Resource name must consist of lower case alphanumeric characters or '-', start and end with an "
+    "alphanumeric character, and be 1-45 characters long"
 )
 
 # gRPC status codes used in data-plane error bodies.
@@ -128,9 +134,9 @@ def _too_large(size: int, control: bool) -> ApiError:
     return data_error(413, _RESOURCE_EXHAUSTED, message)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Validation helpers (pure)
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 def _namespace(body: Mapping[str, Any]) -> str:
     namespace = body.get("namespace", "")
     if namespace is None:
@@ -167,7 +173,9 @@ def _dense_vector(values: Any, dimension: int, *, query: bool, metric: str) -> n
     numbers = _check_numbers(values, "Query vector" if query else "Vector values")
     if len(numbers) != dimension:
         prefix = "Query vector" if query else "Vector"
-        raise invalid(f"{prefix} dimension {len(numbers)} does not match the dimension of the index {dimension}")
+        raise invalid(
+            f"{prefix} dimension {len(numbers)} does not match the dimension of the index {dimension}"
+        )
     with np.errstate(over="ignore"):
         vector = np.asarray(numbers, dtype=np.float32)
     if not np.all(np.isfinite(vector)):
@@ -186,17 +194,21 @@ def _metadata(value: Any, record_id: str) -> Metadata | None:
         raise invalid(f"Metadata for vector {record_id!r} must be an object")
     clean: Metadata = {}
     for key, item in value.items():
-        if isinstance(item, bool) or isinstance(item, str):
+        if isinstance(item, (bool, str)):
             clean[key] = item
         elif isinstance(item, (int, float)):
             clean[key] = float(item)  # Pinecone stores every number as float64
         elif isinstance(item, list) and all(isinstance(element, str) for element in item):
             clean[key] = list(item)
         else:
-            kind = "null" if item is None else ("list containing non-strings" if isinstance(item, list) else "object")
+            kind = (
+                "null"
+                if item is None
+                else ("list containing non-strings" if isinstance(item, list) else "object")
+            )
             raise invalid(
-                f"Metadata value for field {key!r} of vector {record_id!r} must be a string, number, boolean or "
-                f"list of strings, got {kind}"
+                f"Metadata value for field {key!r} of vector {record_id!r} must be a string, number, "
+                f"boolean or list of strings, got {kind}"
             )
     size = len(orjson.dumps(clean))
     if size > MAX_METADATA_BYTES:
@@ -231,13 +243,15 @@ def _ids(value: Any, *, what: str) -> list[str]:
     if not isinstance(value, list):
         raise invalid(f"{what} must be an array of strings")
     if len(value) > MAX_IDS_PER_REQUEST:
-        raise invalid(f"Cannot {what.split()[0]} more than {MAX_IDS_PER_REQUEST} ids per request, got {len(value)}")
+        raise invalid(
+            f"Cannot {what.split()[0]} more than {MAX_IDS_PER_REQUEST} ids per request, got {len(value)}"
+        )
     return [_record_id(item) for item in value]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Data-plane operations (run in a worker thread, under the index lock)
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     """POST /vectors/upsert."""
     if len(raw) > MAX_UPSERT_BYTES:
@@ -248,7 +262,9 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     if not isinstance(records, list):
         raise invalid("vectors must be an array of records")
     if len(records) > MAX_UPSERT_RECORDS:
-        raise invalid(f"Request contains {len(records)} vectors, which exceeds the limit of {MAX_UPSERT_RECORDS}")
+        raise invalid(
+            f"Request contains {len(records)} vectors, which exceeds the limit of {MAX_UPSERT_RECORDS}"
+        )
     namespace = _namespace(body)
     dimension = store.config.dimension
     ids: list[str] = []
@@ -262,7 +278,9 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
             raise invalid("Sparse values are not supported by this local server (dense indexes only)")
         values = _check_numbers(record.get("values"), "Vector values")
         if len(values) != dimension:
-            raise invalid(f"Vector dimension {len(values)} does not match the dimension of the index {dimension}")
+            raise invalid(
+                f"Vector dimension {len(values)} does not match the dimension of the index {dimension}"
+            )
         ids.append(record_id)
         rows.append(values)
         metadata.append(_metadata(record.get("metadata"), record_id))
@@ -383,7 +401,9 @@ def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
         raise invalid("Sparse values are not supported by this local server (dense indexes only)")
     vector = None
     if body.get("values") is not None:
-        vector = _dense_vector(body["values"], store.config.dimension, query=False, metric=store.config.metric)
+        vector = _dense_vector(
+            body["values"], store.config.dimension, query=False, metric=store.config.metric
+        )
     set_metadata = None
     if body.get("setMetadata") is not None:
         set_metadata = _metadata(body["setMetadata"], record_id)
@@ -473,9 +493,9 @@ def op_list(store: IndexStore, params: Mapping[str, str]) -> dict[str, Any]:
     return result
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Control plane
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 def _index_model(config: IndexConfig, base: str) -> dict[str, Any]:
     return {
         "name": config.name,
@@ -496,7 +516,7 @@ def _parse_create(body: Any) -> IndexConfig:
     name = body.get("name")
     if not isinstance(name, str):
         raise control_error(422, "UNPROCESSABLE_ENTITY", "Missing or invalid field `name`")
-    if not _INDEX_NAME.match(name):
+    if not _INDEX_NAME.fullmatch(name):
         raise control_error(400, "INVALID_ARGUMENT", f"{_INDEX_NAME_MESSAGE}, got {name[:64]!r}")
     vector_type = body.get("vector_type") or "dense"
     if vector_type != "dense":
@@ -511,12 +531,16 @@ def _parse_create(body: Any) -> IndexConfig:
     metric = body.get("metric") or "cosine"
     if metric not in METRICS:
         raise control_error(
-            400, "INVALID_ARGUMENT", f"Metric must be one of cosine, euclidean, dotproduct, got {str(metric)[:64]!r}"
+            400,
+            "INVALID_ARGUMENT",
+            f"Metric must be one of cosine, euclidean, dotproduct, got {str(metric)[:64]!r}",
         )
     spec = body.get("spec")
     if not isinstance(spec, dict) or not spec:
         raise control_error(422, "UNPROCESSABLE_ENTITY", "Missing or invalid field `spec`")
-    serverless = spec.get("serverless") if isinstance(spec.get("serverless"), dict) else {}
+    serverless = spec.get("serverless")
+    if not isinstance(serverless, dict):
+        serverless = {}
     cloud = str(serverless.get("cloud") or "aws")
     region = str(serverless.get("region") or "us-east-1")
     protection = body.get("deletion_protection") or "disabled"
@@ -532,9 +556,9 @@ def _not_found_control(name: str) -> ApiError:
     return control_error(404, "NOT_FOUND", f"Index {name[:64]} not found.")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # App
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -552,7 +576,7 @@ def create_pinecone_app(
         compact_bytes: Write-ahead log size after which an index is compacted into a snapshot.
 
     Returns:
-        A Starlette application serving the control plane and, under ``/indexes/<name>``, each index's data plane.
+        A Starlette app serving the control plane and, under ``/indexes/<name>``, each index's data plane.
     """
     registry = Registry(Path(data_dir) if data_dir is not None else None, compact_bytes=compact_bytes)
     expected = api_key.encode() if api_key else None
@@ -579,7 +603,9 @@ def create_pinecone_app(
     def data(handler: Callable[[IndexStore, Request], Awaitable[dict[str, Any]]]) -> Handler:
         async def endpoint(request: Request) -> Response:
             if not authorised(request):
-                return _json_response({"code": _UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401)
+                return _json_response(
+                    {"code": _UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401
+                )
             name = request.path_params["name"]
             store = registry.get(name)
             try:
@@ -623,7 +649,9 @@ def create_pinecone_app(
         config = store.config
         protection = body.get("deletion_protection") or config.deletion_protection
         if protection not in ("enabled", "disabled"):
-            raise control_error(400, "INVALID_ARGUMENT", "deletion_protection must be 'enabled' or 'disabled'")
+            raise control_error(
+                400, "INVALID_ARGUMENT", "deletion_protection must be 'enabled' or 'disabled'"
+            )
         tags = dict(config.tags or {})
         new_tags = body.get("tags") or {}
         if not isinstance(new_tags, dict):
@@ -634,7 +662,13 @@ def create_pinecone_app(
             else:
                 tags[key] = str(value)
         updated = IndexConfig(
-            config.name, config.dimension, config.metric, config.cloud, config.region, protection, tags,
+            config.name,
+            config.dimension,
+            config.metric,
+            config.cloud,
+            config.region,
+            protection,
+            tags,
             config.vector_type,
         )
         await anyio.to_thread.run_sync(registry.replace_config, updated)
@@ -649,7 +683,7 @@ def create_pinecone_app(
             raise control_error(
                 403,
                 "FORBIDDEN",
-                f"Deletion protection is enabled for this index. Disable deletion protection before retrying.",
+                "Deletion protection is enabled for this index. Disable deletion protection before retrying.",
             )
         await anyio.to_thread.run_sync(registry.delete, name)
         return Response(status_code=202)

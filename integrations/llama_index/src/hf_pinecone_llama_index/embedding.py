@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from langchain_core.utils import from_env, secret_from_env
-from llama_index.core.base.embeddings.base import DEFAULT_EMBED_BATCH_SIZE, BaseEmbedding, Embedding
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr
 
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
@@ -42,7 +42,7 @@ class InferenceEndpointEmbedding(BaseEmbedding):
 
     model_name: str = Field(default="hf-inference-endpoint", description="Name reported to instrumentation.")
     embed_batch_size: int = Field(
-        default=max(DEFAULT_EMBED_BATCH_SIZE, 256),
+        default=256,
         gt=0,
         le=2048,
         description="Texts handed to the endpoint client per call (it batches and parallelizes them itself).",

@@ -1,0 +1,124 @@
+"""The one-line swap: an existing LangChain + Pinecone app moves to Hugging Face Inference Endpoints.
+
+    python examples/drop_in.py
+
+``existing_app`` is ordinary app code: ``PineconeVectorStore`` + some embeddings, configured from the usual
+environment (``PINECONE_API_KEY``, ``PINECONE_CONTROLLER_HOST`` for a non-default control plane; ours reads
+``HF_ENDPOINT_URL`` / ``HF_TOKEN``). Only the embeddings line changes::
+
+    embeddings = OpenAIEmbeddings(model=...)      # before
+    embeddings = InferenceEndpointEmbeddings()    # after
+
+and, optionally, one more line swaps the store for ``hf_pinecone.PineconeStore`` (same constructor; adds
+deterministic ids, batching limits, 429 retries, ``get_by_ids``)::
+
+    vectorstore = PineconeVectorStore(index_name=..., embedding=embeddings)   # before
+    vectorstore = PineconeStore(index_name=..., embedding=embeddings)         # after
+
+Offline (nothing configured), ``main`` starts the local endpoint and the local Pinecone server and points the
+environment at them. The "before" line then talks to the local endpoint's OpenAI-compatible ``/v1/embeddings``
+route (text-embeddings-inference serves the same route), so both lines embed with the same model and their
+results can be compared side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_pinecone import PineconeVectorStore
+
+QUESTIONS = ["How do I stop paying for an idle endpoint?", "Which vector dimension does MiniLM produce?"]
+TEXTS = [
+    "Scale an Inference Endpoint to zero when idle: you pay nothing until the next request wakes it.",
+    "A scaled-to-zero endpoint answers 503 while a replica starts; clients retry until it is ready.",
+    "Pinecone serverless indexes are billed by storage and by read and write units.",
+    "all-MiniLM-L6-v2 maps sentences to 384-dimensional vectors; use a cosine index for it.",
+    "Maximal marginal relevance (MMR) trades a little similarity for more diverse results.",
+]
+
+
+# ------------------------------------------------------------------------------ the existing app, unchanged
+def existing_app(
+    embeddings: Embeddings, index_name: str, store_cls: type[PineconeVectorStore] = PineconeVectorStore
+) -> dict[str, list[Document]]:
+    """Index the texts and answer each question with the top-2 documents."""
+    vectorstore = store_cls(index_name=index_name, embedding=embeddings)
+    # Explicit ids so re-runs overwrite (PineconeStore would derive ids from the text by itself).
+    vectorstore.add_texts(
+        TEXTS, metadatas=[{"n": i} for i in range(len(TEXTS))], ids=[f"doc-{i}" for i in range(len(TEXTS))]
+    )
+    retriever = vectorstore.as_retriever(search_kwargs={"k": 2})
+    return {question: retriever.invoke(question) for question in QUESTIONS}
+
+
+# ------------------------------------------------------------------------------ the one line that changes
+def original_embeddings() -> Embeddings:
+    """The app's original embeddings line (OpenAI API; offline: the local endpoint's OpenAI route)."""
+    from langchain_openai import OpenAIEmbeddings
+
+    # check_embedding_ctx_length=False: send raw text (no tiktoken download; the endpoint truncates).
+    return OpenAIEmbeddings(model="sentence-transformers/all-MiniLM-L6-v2", check_embedding_ctx_length=False)
+
+
+def our_embeddings() -> Embeddings:
+    """The replacement line: a Hugging Face Inference Endpoint, from HF_ENDPOINT_URL / HF_TOKEN."""
+    from hf_pinecone import InferenceEndpointEmbeddings
+
+    return InferenceEndpointEmbeddings()
+
+
+# ------------------------------------------------------------------------------ running it offline
+@contextlib.contextmanager
+def local_environment() -> Iterator[None]:
+    """Point the environment at local stand-ins for whatever is not configured; restore it afterwards."""
+    from hf_pinecone.local import serve_endpoint, serve_pinecone
+
+    saved = dict(os.environ)
+    with contextlib.ExitStack() as servers:
+        try:
+            if not os.environ.get("HF_ENDPOINT_URL"):
+                endpoint_url = servers.enter_context(serve_endpoint())
+                os.environ["HF_ENDPOINT_URL"] = endpoint_url
+                os.environ["OPENAI_API_BASE"] = f"{endpoint_url}/v1"
+                os.environ["OPENAI_API_KEY"] = "local"  # the local endpoint needs no key
+            if not os.environ.get("PINECONE_API_KEY") and not os.environ.get("PINECONE_CONTROLLER_HOST"):
+                os.environ["PINECONE_CONTROLLER_HOST"] = servers.enter_context(serve_pinecone())
+                os.environ["PINECONE_API_KEY"] = "local"  # any key works locally; the SDK insists on one
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def main(index_prefix: str = "drop-in") -> dict[str, dict[str, list[Document]]]:
+    """Run the app three ways and return ``{variant: {question: documents}}``."""
+    from hf_pinecone import PineconeStore, ensure_index
+
+    variants = {
+        "before (OpenAIEmbeddings + PineconeVectorStore)": (original_embeddings, PineconeVectorStore),
+        "after (InferenceEndpointEmbeddings + PineconeVectorStore)": (our_embeddings, PineconeVectorStore),
+        "after (InferenceEndpointEmbeddings + PineconeStore)": (our_embeddings, PineconeStore),
+    }
+    results: dict[str, dict[str, list[Document]]] = {}
+    with local_environment():
+        for n, (variant, (make_embeddings, store_cls)) in enumerate(variants.items()):
+            embeddings = make_embeddings()
+            index_name = f"{index_prefix}-{n}"
+            ensure_index(
+                index_name, embeddings=embeddings
+            )  # the app's existing index: created once if missing
+            results[variant] = existing_app(embeddings, index_name, store_cls)
+    return results
+
+
+if __name__ == "__main__":
+    for variant, answers in main().items():
+        print(f"== {variant}")
+        for question, docs in answers.items():
+            print(f"  {question}")
+            for doc in docs:
+                print(f"    [{doc.id}] {doc.page_content}")

