@@ -191,14 +191,14 @@ def test_clients_are_lazy_cached_and_thread_safe(hash_url: str) -> None:
 def test_async_client_per_event_loop(hash_url: str) -> None:
     emb = InferenceEndpointEmbeddings(endpoint_url=hash_url)
 
-    async def use() -> tuple[int, int]:
+    async def use() -> tuple[Any, Any]:
         first = emb.async_client
         await emb.aembed_query("x")
-        return id(first), id(emb.async_client)
+        return first, emb.async_client
 
     a1, a2 = asyncio.run(use())
     b1, _ = asyncio.run(use())  # a new loop: the old pool cannot be reused
-    assert a1 == a2 and b1 != a1
+    assert a1 is a2 and b1 is not a1
 
 
 def test_auth_errors_surface() -> None:
@@ -234,3 +234,15 @@ def test_endpoint_name_is_resolved_lazily_through_the_management_api() -> None:
         assert emb.client.url.endswith(f"/endpoints/{ns}/{name}")
         np.testing.assert_allclose(vector, vec("hello"), atol=1e-6)
         emb.close()
+
+
+def test_async_client_obtained_outside_a_loop_is_used_by_the_next_loop(hash_url: str) -> None:
+    emb = InferenceEndpointEmbeddings(endpoint_url=hash_url)
+    early = emb.async_client
+
+    async def use() -> Any:
+        vector = await emb.async_client.aembed(["x"])
+        assert emb.async_client is early
+        return vector
+
+    np.testing.assert_allclose(asyncio.run(use())[0], vec("x"), atol=1e-6)

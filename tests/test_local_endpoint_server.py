@@ -1,8 +1,8 @@
-"""The local Inference Endpoint over real loopback HTTP: routes, shapes, vectors, TEI limits, auth, concurrency.
+"""The local Inference Endpoint over real loopback HTTP: routes, shapes, vectors, limits, auth, concurrency.
 
 Vectors are compared with ``SentenceTransformer.encode`` on the same bundled model. Concurrency limits are
-asserted with the server's own counters (``app.state.stats``) and an embedder that blocks until released, never
-with timings.
+asserted with the server's own counters (``app.state.stats``) and an embedder that blocks until released,
+never with timings.
 """
 
 from __future__ import annotations
@@ -153,6 +153,45 @@ def test_openai_sdk_client_works_unchanged(endpoint_url: str, st_model: Any) -> 
     )
     got = emb.embed_documents(TEXTS)
     assert _cosines(got, st_model.encode(TEXTS)).min() >= 0.999
+
+
+def test_embed_all_gives_per_token_3d_output(endpoint_url: str, hash_url: str, st_model: Any) -> None:
+    got = httpx.post(endpoint_url + "/embed_all", json={"inputs": ["a happy dog", "hi"]}).json()
+    want = st_model.encode(["a happy dog", "hi"], output_value="token_embeddings")
+    assert [len(g) for g in got] == [len(w) for w in want]  # ragged: tokens per text
+    for g, w in zip(got, want, strict=True):
+        assert _cosines(g, w.float().numpy()).min() >= 0.999
+    hashed = httpx.post(hash_url + "/embed_all", json={"inputs": ["one two three"]}).json()
+    assert np.asarray(hashed).shape == (1, 5, 16)  # [CLS] one two three [SEP]
+
+
+def test_embed_all_without_token_support_is_424() -> None:
+    class PooledOnly:
+        dimension = 3
+        model_id = "pooled-only"
+
+        def embed(self, texts: Sequence[str], **kwargs: Any) -> Any:
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    with serve_endpoint(embedder=PooledOnly()) as url:  # type: ignore[arg-type]
+        r = httpx.post(url + "/embed_all", json={"inputs": ["x"]})
+        assert (r.status_code, r.json()["error_type"]) == (424, "Backend")
+        assert httpx.post(url + "/embed", json={"inputs": ["x"]}).json() == [[1.0, 1.0, 1.0]]
+
+
+def test_a_failing_model_is_424_backend_not_500() -> None:
+    class Broken:
+        dimension = 3
+        model_id = "broken"
+
+        def embed(self, texts: Sequence[str], **kwargs: Any) -> Any:
+            raise RuntimeError("CUDA out of memory")
+
+    with serve_endpoint(embedder=Broken()) as url:  # type: ignore[arg-type]
+        r = httpx.post(url, json={"inputs": ["x"]})
+        assert r.status_code == 424
+        assert r.json()["error_type"] == "Backend" and "CUDA out of memory" in r.json()["error"]
+        assert httpx.get(url + "/health").status_code == 200
 
 
 def test_health_root_and_info(endpoint_url: str) -> None:
@@ -339,7 +378,7 @@ def test_sixteen_concurrent_clients_all_get_their_own_vectors(endpoint_url: str,
 
 
 class _GateEmbedder:
-    """Blocks every model call until released, so the test controls exactly how many requests are in flight."""
+    """Blocks every model call until released: the test controls exactly how many requests are in flight."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -391,7 +430,7 @@ def test_requests_beyond_max_concurrent_requests_get_429_overloaded() -> None:
 
 
 def test_simulated_delay_server_answers_correctly() -> None:
-    """The benchmark configuration (delay, per-item cost, replicas) still gives exact, deterministic vectors."""
+    """The benchmark configuration (delay, per-item cost, replicas) gives exact, deterministic vectors."""
     emb = HashEmbedder(384)
     with serve_endpoint(embedder=emb, delay=0.001, per_item_delay=0.0001, replicas=4) as url:
         texts = [f"doc {i}" for i in range(32)]

@@ -345,10 +345,14 @@ def test_cold_start_gives_up_after_the_timeout() -> None:
         drive(protocol.batch_flow(["a"]), respond)
 
 
-def test_scale_up_header() -> None:
-    assert EndpointProtocol(URL, cold_start_timeout=600).scale_up_timeout_header == {
-        "X-Scale-Up-Timeout": "600"
-    }
+def test_scale_up_header_holds_less_than_the_request_timeout() -> None:
+    def header(cold: float, timeout: float) -> str:
+        protocol = EndpointProtocol(URL, cold_start_timeout=cold, request_timeout=timeout)
+        return protocol.scale_up_timeout_header["X-Scale-Up-Timeout"]
+
+    assert header(600, 60) == "59"
+    assert header(30, 60) == "30"
+    assert header(600, 1) == "1"
 
 
 def tei_like(max_batch: int) -> Callable[[list[str]], Outcome]:
@@ -432,3 +436,16 @@ def test_openai_route_gets_an_openai_body() -> None:
         "inputs": ["a"],
         "normalize": True,
     }
+
+
+def test_detailed_does_not_bisect_a_wrong_url() -> None:
+    protocol = EndpointProtocol(URL, retry=FAST)
+    requests: list[list[str]] = []
+
+    def not_found(inputs: list[str]) -> Outcome:
+        requests.append(inputs)
+        return err(404, "Not Found")
+
+    with pytest.raises(EndpointRequestError, match="HTTP 404"):
+        drive(protocol.batch_flow([f"t{i}" for i in range(16)], detailed=True), not_found)
+    assert len(requests) == 1

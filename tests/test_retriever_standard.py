@@ -1,10 +1,10 @@
 """langchain-tests standard suites for the retriever and the retriever tool, against the local servers.
 
-``RetrieversIntegrationTests`` runs once per search type of ``PineconeStore.as_retriever`` (the retriever users
-actually get) and for :class:`~hf_pinecone.retrieval.ScoredRetriever`. The suite builds retrievers as
-``constructor(k=...)``; ``VectorStoreRetriever`` takes ``k`` inside ``search_kwargs``, so the constructor here is a
-factory that puts it there. ``ToolsUnitTests`` / ``ToolsIntegrationTests`` run on ``create_retriever_tool`` in both
-response formats.
+``RetrieversIntegrationTests`` runs once per search type of ``PineconeStore.as_retriever`` (the retriever
+users actually get) and for :class:`~hf_pinecone.retrieval.ScoredRetriever`. The suite builds retrievers as
+``constructor(k=...)``; ``VectorStoreRetriever`` takes ``k`` inside ``search_kwargs``, so the constructor
+here is a factory that puts it there. ``ToolsUnitTests`` / ``ToolsIntegrationTests`` run on
+``create_retriever_tool`` in both response formats.
 """
 
 from __future__ import annotations

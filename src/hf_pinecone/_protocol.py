@@ -35,6 +35,7 @@ from hf_pinecone.errors import (
 
 __all__ = [
     "MAX_BATCH_BYTES",
+    "RECORD_LEVEL_STATUSES",
     "Action",
     "BatchResult",
     "ConcurrencyPolicy",
@@ -59,6 +60,9 @@ logger = logging.getLogger("hf_pinecone")
 # TEI's (and the toolkit proxy's) default payload limit; a body must stay strictly below it.
 MAX_BATCH_BYTES = 2_000_000
 _MAX_SERVER_MESSAGE = 500
+# Statuses that may be caused by one record of a batch (bad input, too long, tokenizer or backend error):
+# only these are bisected by ``detailed`` flows. 404/405/... mean a wrong URL or route for every record.
+RECORD_LEVEL_STATUSES: frozenset[int] = frozenset({400, 413, 422, 424})
 _BATCH_SIZE_RE = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)", re.IGNORECASE)
 
 Vector = list[float]
@@ -251,13 +255,11 @@ def parse_embeddings(body: bytes | Any, *, expected: int, url: str = "<endpoint>
             raise _malformed(url, f"got one flat vector for {expected} inputs")
         data = [data]
     if any(isinstance(row, list) and row and isinstance(row[0], list) for row in data):
-        raise (
-            _malformed(
-                url,
-                "the endpoint returned token-level embeddings (3-D: [batch][tokens][dim]) instead of "
-                "one vector per text. Deploy the model with the 'sentence-embeddings' task, serve it with "
-                "text-embeddings-inference, or use a sentence-transformers model that applies pooling",
-            )
+        raise _malformed(
+            url,
+            "the endpoint returned token-level embeddings (3-D: [batch][tokens][dim]) instead of "
+            "one vector per text. Deploy the model with the 'sentence-embeddings' task, serve it with "
+            "text-embeddings-inference, or use a sentence-transformers model that applies pooling",
         )
     if len(data) != expected:
         raise _malformed(url, f"expected {expected} vectors, got {len(data)}")
@@ -372,6 +374,7 @@ class EndpointProtocol:
         max_batch_bytes: JSON bodies stay strictly below this many bytes.
         retry: Backoff policy for 429/5xx, connection errors and timeouts.
         cold_start_timeout: How long a 503 (scaled-to-zero endpoint starting) keeps being retried.
+        request_timeout: The transport's per-request timeout (bounds the ``X-Scale-Up-Timeout`` hold).
         normalize: Sent as ``normalize`` when not ``None``.
         truncate: Sent as ``truncate`` when not ``None``.
         prompt_name: Default ``prompt_name`` sent when not ``None``.
@@ -384,6 +387,7 @@ class EndpointProtocol:
     max_batch_bytes: int = MAX_BATCH_BYTES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cold_start_timeout: float = 600.0
+    request_timeout: float = 60.0
     normalize: bool | None = None
     truncate: bool | None = None
     prompt_name: str | None = None
@@ -430,8 +434,14 @@ class EndpointProtocol:
 
     @property
     def scale_up_timeout_header(self) -> dict[str, str]:
-        """``X-Scale-Up-Timeout`` asks the endpoint's proxy to hold a request while a replica starts."""
-        return {"X-Scale-Up-Timeout": str(max(1, int(self.cold_start_timeout)))}
+        """``X-Scale-Up-Timeout`` asks the endpoint's proxy to hold a request while a replica starts.
+
+        The hold is kept shorter than the per-request timeout: the proxy then answers 503 before the client
+        gives up, and the 503 is retried until ``cold_start_timeout``, instead of a read timeout that would
+        count against ``max_retries``.
+        """
+        hold = min(self.cold_start_timeout, self.request_timeout - 1 if self.request_timeout > 2 else 1)
+        return {"X-Scale-Up-Timeout": str(max(1, int(hold)))}
 
     # ---- planning
     def body(self, texts: Sequence[str], prompt_name: str | None = None) -> bytes:
@@ -474,8 +484,8 @@ class EndpointProtocol:
         """Embed one planned batch; a generator driven by a transport.
 
         Yields :class:`Send` / :class:`Sleep`; returns one result per text. Without ``detailed`` every failure
-        raises. With ``detailed``, a batch the endpoint rejects (a 4xx not about auth, size or rate) is
-        bisected down to single texts and each rejected text's result is its :class:`EndpointRequestError`.
+        raises. With ``detailed``, a batch the endpoint rejects for its content (HTTP 400/413/422/424)
+        is bisected down to single texts and each rejected text's result is its :class:`EndpointRequestError`.
         """
         results: list[BatchResult] = []
         start = 0
@@ -509,7 +519,7 @@ class EndpointProtocol:
             if smaller is not None:
                 self._lower_batch_size(smaller)
                 return (yield from self.batch_flow(texts, prompt_name=prompt_name, detailed=detailed))
-            if not detailed or not 400 <= (error.status_code or 0) < 500:
+            if not detailed or error.status_code not in RECORD_LEVEL_STATUSES:
                 raise
             if len(texts) == 1:
                 return [error]

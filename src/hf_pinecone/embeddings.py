@@ -83,7 +83,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _client: EndpointClient | None = PrivateAttr(default=None)
-    _async_clients: dict[int, tuple[asyncio.AbstractEventLoop, AsyncEndpointClient]] = PrivateAttr(
+    _async_clients: dict[int, tuple[asyncio.AbstractEventLoop | None, AsyncEndpointClient]] = PrivateAttr(
         default_factory=dict
     )
     _config: EndpointConfig | None = PrivateAttr(default=None)
@@ -135,21 +135,27 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     def async_client(self) -> AsyncEndpointClient:
         """The :class:`AsyncEndpointClient` for the running event loop, created at first use in that loop.
 
-        An async connection pool belongs to one event loop, so each loop gets its own client.
+        An async connection pool belongs to one event loop, so each loop gets its own client. A client
+        obtained outside any loop is handed to the first loop that asks.
         """
         config = self._endpoint_config()
         try:
-            loop = asyncio.get_running_loop()
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
+            loop = None
+        key = id(loop) if loop is not None else 0
         with self._lock:
             # Forget clients whose loop is gone (their pools cannot be closed from another loop).
-            for key in [k for k, (lp, _) in self._async_clients.items() if lp.is_closed()]:
-                del self._async_clients[key]
-            entry = self._async_clients.get(id(loop))
+            for stale in [
+                k for k, (lp, _) in self._async_clients.items() if lp is not None and lp.is_closed()
+            ]:
+                del self._async_clients[stale]
+            entry = self._async_clients.get(key)
             if entry is None or entry[0] is not loop:
-                entry = (loop, AsyncEndpointClient(config))
-                self._async_clients[id(loop)] = entry
+                unbound = self._async_clients.pop(0, None) if loop is not None else None
+                client = unbound[1] if unbound is not None else AsyncEndpointClient(config)
+                entry = (loop, client)
+                self._async_clients[key] = entry
             return entry[1]
 
     def close(self) -> None:

@@ -149,6 +149,7 @@ class _Base:
             max_batch_bytes=self.config.max_batch_bytes,
             retry=self.config.retry,
             cold_start_timeout=self.config.cold_start_timeout,
+            request_timeout=self.config.timeout,
             normalize=self.config.normalize,
             truncate=self.config.truncate,
             prompt_name=self.config.prompt_name,
@@ -297,8 +298,9 @@ class EndpointClient(_Base):
     ) -> list[list[float] | EndpointRequestError]:
         """Like :meth:`embed`, but texts the endpoint rejects come back as their EndpointRequestError.
 
-        A rejected batch is bisected down to single texts so that one bad record does not fail its neighbours.
-        Run-level failures (auth, unavailable, malformed responses) still raise.
+        A batch rejected for its content (HTTP 400/413/422/424, or a text too large to send) is bisected
+        down to single texts so that one bad record does not fail its neighbours. Run-level failures (auth,
+        other 4xx such as a wrong URL, unavailable, malformed responses) still raise.
         """
         return self._run(check_texts(texts), prompt_name, detailed=True)
 

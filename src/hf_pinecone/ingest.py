@@ -425,7 +425,11 @@ def _open_source(
             )
         if column is not None and names is not None and column not in names:
             raise ConfigurationError(f"column {column!r} not found in {path}; it has: {', '.join(names)}")
-        return _iter_rows(dataset, 1024), _row_count(dataset, path), column
+        rows = _iter_rows(dataset, 1024)
+        if _file_builder(path)[0] == "text":
+            # Blank lines separate paragraphs in text files; they are not records.
+            rows = (row for row in rows if str(row.get(_TEXT_KEY) or "").strip())
+        return rows, _row_count(dataset, path), column
     if isinstance(source, bytes):
         raise ConfigurationError(
             "source must be a path, a dataset or an iterable of texts/records, not bytes"
@@ -863,7 +867,7 @@ def ingest(
     Args:
         source: An iterable of strings or of records (mappings); a ``datasets.Dataset`` / ``IterableDataset``;
             or the path of a local ``.parquet``, ``.jsonl``/``.json``, ``.csv``/``.tsv`` or ``.txt`` file
-            (read streaming, one line per record for ``.txt``).
+            (read streaming; for ``.txt`` each non-blank line is a record).
         store: Where to write.
         embeddings: The embeddings to use; defaults to ``store.embeddings``.
         column: The text column of records (default ``"text"``).

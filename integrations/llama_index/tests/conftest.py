@@ -172,7 +172,7 @@ def pinecone_url() -> Iterator[str]:
 
 @pytest.fixture
 def pinecone_env(monkeypatch: pytest.MonkeyPatch, pinecone_url: str) -> str:
-    """Point a Pinecone SDK created from the environment (PineconeVectorStore(index_name=...)) at the local server."""
+    """Point a Pinecone SDK built from the environment (as in PineconeVectorStore(index_name=...)) here."""
     monkeypatch.setenv("PINECONE_CONTROLLER_HOST", pinecone_url)
     monkeypatch.setenv("PINECONE_API_KEY", "local")
     return pinecone_url

@@ -155,7 +155,7 @@ def _stack(
 def _quiet_model_loading() -> None:
     """The local endpoint's model load would draw a progress bar per weight file: noise in a CLI."""
     try:
-        from huggingface_hub import disable_progress_bars
+        from huggingface_hub.utils.tqdm import disable_progress_bars
     except ImportError:  # pragma: no cover - huggingface_hub is a dependency
         return
     disable_progress_bars()

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from hf_pinecone.local._pinecone_filter import Columns, Node
 
 FloatMatrix = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float32]
 Metadata = dict[str, Any]
 
 _FRAME = struct.Struct("<II")  # payload length, crc32 of payload
@@ -41,21 +42,37 @@ _HEADER_LEN = struct.Struct("<I")
 _MAX_FRAME = 1 << 31
 DEFAULT_COMPACT_BYTES = 256 * 1024 * 1024
 _SNAPSHOT_CHUNK = 20_000
+# Namespaces at least this large are searched with the int8 pre-pass (smaller ones: one exact float32 pass).
+INT8_MIN_ROWS = 32_768
+INT8_CHUNK_ROWS = 256
 
 
 class Namespace:
-    """Records of one namespace: ids, a float32 matrix, squared norms and metadata, all row-aligned."""
+    """Records of one namespace, row-aligned: ids, metadata, float32 vectors and per-row search helpers.
+
+    Besides the exact float32 matrix, each row keeps an int8 copy (``codes * scale`` approximates the row) and a
+    bound on that approximation's error. Large namespaces are searched with a cheap int8 pass that reads a
+    quarter of the bytes, then the few rows whose score could still reach the top k are rescored exactly from
+    the float32 matrix; the result is the exact top k (see :meth:`search`).
+    """
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
         self.count = 0
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
-        self.vectors: FloatMatrix = np.empty((0, dimension), dtype=np.float32)
-        self.sqnorms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self.metadata: list[Metadata | None] = []
+        self.vectors: FloatMatrix = np.empty((0, dimension), dtype=np.float32)
+        self.codes: npt.NDArray[np.int8] = np.empty((0, dimension), dtype=np.int8)
+        self.sqnorms: FloatArray = np.empty(0, dtype=np.float32)
+        self.invnorms: FloatArray = np.empty(0, dtype=np.float32)
+        self.scales: FloatArray = np.empty(0, dtype=np.float32)
+        # Upper bound of |x . q - approx(x) . q| / |q| for the row (residual norm plus float32 rounding slack).
+        self.errors: FloatArray = np.empty(0, dtype=np.float32)
         self._columns: Columns | None = None
         self._sorted_ids: list[str] | None = None
+
+    _ROW_ARRAYS = ("vectors", "codes", "sqnorms", "invnorms", "scales", "errors")
 
     def _changed(self) -> None:
         self._columns = None
@@ -67,11 +84,29 @@ class Namespace:
         if need <= capacity:
             return
         new_capacity = max(need, capacity + capacity // 2, 1024)
-        vectors = np.empty((new_capacity, self.dimension), dtype=np.float32)
-        vectors[: self.count] = self.vectors[: self.count]
-        sqnorms = np.empty(new_capacity, dtype=np.float32)
-        sqnorms[: self.count] = self.sqnorms[: self.count]
-        self.vectors, self.sqnorms = vectors, sqnorms
+        for name in self._ROW_ARRAYS:
+            old = getattr(self, name)
+            grown = np.empty((new_capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: self.count] = old[: self.count]
+            setattr(self, name, grown)
+
+    def _write_rows(self, rows: npt.NDArray[np.intp], vectors: FloatMatrix) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.vectors[rows] = vectors
+        wide = vectors.astype(np.float64)
+        sqnorms = np.einsum("ij,ij->i", wide, wide)
+        norms = np.sqrt(sqnorms)
+        absmax = np.abs(wide).max(axis=1)
+        scales = np.where(absmax > 0, absmax / 127.0, 1.0)
+        codes = np.clip(np.rint(wide / scales[:, None]), -127, 127)
+        residual = wide - codes * scales[:, None].astype(np.float32).astype(np.float64)
+        # 1e-4 * |x| covers float32 rounding in both the int8 pass and the exact rescoring with a wide margin.
+        errors = np.sqrt(np.einsum("ij,ij->i", residual, residual)) * 1.001 + norms * 1e-4
+        self.codes[rows] = codes.astype(np.int8)
+        self.sqnorms[rows] = sqnorms
+        self.invnorms[rows] = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-300), 0.0)
+        self.scales[rows] = scales
+        self.errors[rows] = errors
 
     def upsert(self, ids: Sequence[str], vectors: FloatMatrix, metadata: Sequence[Metadata | None]) -> None:
         """Insert or overwrite records (later duplicates in ``ids`` win)."""
@@ -93,9 +128,7 @@ class Namespace:
                 self.metadata[row] = metadata[position]
             rows[i] = row
             positions[i] = position
-        chosen = vectors[positions]
-        self.vectors[rows] = chosen
-        self.sqnorms[rows] = np.einsum("ij,ij->i", chosen, chosen)
+        self._write_rows(rows, vectors[positions])
         self._changed()
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -108,12 +141,14 @@ class Namespace:
             deleted += 1
             last = self.count - 1
             if row != last:
+                # Keep live rows contiguous: the last row moves into the hole.
                 moved = self.ids[last]
                 self.ids[row] = moved
                 self.rows[moved] = row
                 self.metadata[row] = self.metadata[last]
-                self.vectors[row] = self.vectors[last]
-                self.sqnorms[row] = self.sqnorms[last]
+                for name in self._ROW_ARRAYS:
+                    array = getattr(self, name)
+                    array[row] = array[last]
             self.ids.pop()
             self.metadata.pop()
             self.count = last
@@ -129,8 +164,7 @@ class Namespace:
         if row is None:
             return False
         if vector is not None:
-            self.vectors[row] = vector
-            self.sqnorms[row] = float(np.dot(vector, vector))
+            self._write_rows(np.array([row], dtype=np.intp), vector.reshape(1, -1))
         if set_metadata:
             merged = dict(self.metadata[row] or {})
             merged.update(set_metadata)
@@ -159,41 +193,102 @@ class Namespace:
 
     def search(
         self, query: npt.NDArray[np.float32], top_k: int, metric: str, mask: npt.NDArray[np.bool_] | None
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    ) -> tuple[npt.NDArray[np.intp], FloatArray]:
         """Exact top-k rows and their Pinecone scores, best first.
 
         Scores: cosine similarity and dot product (higher is better), squared euclidean distance (lower is
         better), as Pinecone reports them.
+
+        Large namespaces are first scored from the int8 copy. With ``e`` the row's error bound, every true key
+        lies within ``approx +- e``; the k-th largest lower bound ``T`` is a lower bound of the true k-th best
+        key, so only rows with ``approx + e >= T`` can be in the top k. Those few rows are rescored exactly.
         """
-        if mask is None:
-            candidates: npt.NDArray[np.intp] | None = None
-            matrix = self.vectors[: self.count]
-            sqnorms = self.sqnorms[: self.count]
+        count = self.count
+        if count == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        selected = count if mask is None else int(np.count_nonzero(mask))
+        if selected == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        use_int8 = count >= INT8_MIN_ROWS and selected >= max(count // 8, 4 * top_k)
+        if use_int8:
+            candidates = self._int8_candidates(query, top_k, metric, mask)
+        elif mask is None:
+            candidates = np.arange(count)
         else:
             candidates = np.flatnonzero(mask)
-            matrix = self.vectors[candidates]
-            sqnorms = self.sqnorms[candidates]
-        total = matrix.shape[0]
-        if total == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
-        dots = matrix @ query
+        return self._exact_top_k(candidates, query, top_k, metric)
+
+    def _keys(
+        self, rows: npt.NDArray[np.intp] | slice, dots: FloatArray, query: FloatArray, metric: str
+    ) -> tuple[FloatArray, FloatArray]:
+        """(sort keys, higher is better; Pinecone scores) from dot products."""
         if metric == "cosine":
-            qnorm = float(np.sqrt(np.dot(query, query)))
-            norms = np.sqrt(sqnorms) * np.float32(qnorm)
-            scores = (dots / norms).astype(np.float32, copy=False)
-            keys = scores
-        elif metric == "euclidean":
-            scores = sqnorms - 2.0 * dots + np.float32(np.dot(query, query))
-            np.maximum(scores, 0.0, out=scores)
-            keys = -scores
+            qnorm = np.float32(np.sqrt(np.dot(query, query)))
+            scores = (dots * self.invnorms[rows]) / qnorm
+            return scores, scores
+        if metric == "euclidean":
+            distances = self.sqnorms[rows] - 2.0 * dots + np.float32(np.dot(query, query))
+            np.maximum(distances, 0.0, out=distances)
+            return -distances, distances
+        return dots, dots
+
+    def _exact_top_k(
+        self, candidates: npt.NDArray[np.intp], query: FloatArray, top_k: int, metric: str
+    ) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        if candidates.shape[0] == self.count:
+            dots = self.vectors[: self.count] @ query
         else:
-            scores = dots
-            keys = scores
+            dots = self.vectors[candidates] @ query
+        keys, scores = self._keys(candidates, dots, query, metric)
+        total = keys.shape[0]
         k = min(top_k, total)
         top = np.argpartition(keys, total - k)[total - k :] if k < total else np.arange(total)
         order = top[np.argsort(-keys[top], kind="stable")]
-        rows = order if candidates is None else candidates[order]
-        return rows, scores[order].astype(np.float32, copy=False)
+        return candidates[order], scores[order].astype(np.float32, copy=False)
+
+    def _int8_candidates(
+        self, query: FloatArray, top_k: int, metric: str, mask: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.intp]:
+        count = self.count
+        dots = np.empty(count, dtype=np.float32)
+        buffer = np.empty((INT8_CHUNK_ROWS, self.dimension), dtype=np.float32)
+        codes = self.codes
+        for start in range(0, count, INT8_CHUNK_ROWS):
+            stop = min(start + INT8_CHUNK_ROWS, count)
+            chunk = buffer[: stop - start]
+            # Chunks stay cache-resident: RAM is read once, as int8, a quarter of the float32 traffic.
+            np.copyto(chunk, codes[start:stop], casting="unsafe")
+            np.matmul(chunk, query, out=dots[start:stop])
+        live = slice(0, count)
+        dots *= self.scales[live]
+        qnorm = np.float32(np.sqrt(np.dot(query, query)))
+        keys, _ = self._keys(live, dots, query, metric)
+        if metric == "cosine":
+            slack = self.errors[live] * self.invnorms[live]
+        elif metric == "euclidean":
+            # The second term covers float32 rounding of |x|^2 + |q|^2, which can dwarf |x||q| when one is tiny.
+            qq = np.float32(np.dot(query, query))
+            slack = self.errors[live] * (2.0 * qnorm) + (self.sqnorms[live] + qq) * np.float32(1e-6)
+        else:
+            slack = self.errors[live] * qnorm
+        if mask is not None:
+            keys = np.where(mask, keys, -np.inf).astype(np.float32)
+        lower = keys - slack
+        upper = keys + slack
+        # The k-th largest lower bound of a sample never exceeds the overall one: a cheap first threshold.
+        stride = max(1, count // (64 * top_k))
+        sample = lower[::stride]
+        k = min(top_k, sample.shape[0])
+        first = np.partition(sample, sample.shape[0] - k)[sample.shape[0] - k]
+        candidates = np.flatnonzero(upper >= first)
+        if candidates.shape[0] > top_k:
+            bounds = lower[candidates]
+            threshold = np.partition(bounds, bounds.shape[0] - top_k)[bounds.shape[0] - top_k]
+            candidates = candidates[upper[candidates] >= threshold]
+        if mask is not None:
+            candidates = candidates[mask[candidates]]
+        return candidates
 
     def sorted_ids(self) -> list[str]:
         """All ids in lexicographic order (cached until the next change), for list pagination."""

@@ -7,6 +7,8 @@ code, :class:`hf_pinecone.InferenceEndpointEmbeddings`, TEI clients and
 - ``GET /``, ``GET /health``: ``200 Ok`` (TEI's empty 200 and the toolkit's ``Ok`` unified as ``Ok``).
 - ``POST /``, ``POST /predict``: toolkit shape ``{"embeddings": [[...], ...]}``, flat for a single string.
 - ``POST /embed``, ``POST /invocations``: TEI shape, a bare 2-D list (always 2-D).
+- ``POST /embed_all``: TEI's per-token embeddings ``[batch][tokens][dim]`` (what a model without pooling
+  answers; useful to test clients against 3-D output).
 - ``POST /v1/embeddings``: OpenAI shape with ``usage`` (``encoding_format`` float or base64).
 - ``GET /info``: TEI's info fields.
 
@@ -137,6 +139,15 @@ class _TokenCounter(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
+@runtime_checkable
+class _TokenEmbedder(Protocol):
+    """Optional capability: per-token embeddings without pooling (``POST /embed_all``)."""
+
+    def embed_tokens(
+        self, texts: Sequence[str], *, truncate: bool, prompt_name: str | None
+    ) -> list[np.ndarray]: ...
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded offline, lazily and once.
 
@@ -213,6 +224,37 @@ class SentenceTransformerEmbedder:
     ) -> np.ndarray:
         """Embed with ``SentenceTransformer.encode`` in one batch; see :meth:`Embedder.embed`."""
         model = self._get_model()
+        self._check(model, texts, truncate=truncate, prompt_name=prompt_name)
+        with self._call_lock:
+            out = model.encode(
+                list(texts),
+                batch_size=max(1, len(texts)),
+                prompt_name=prompt_name,
+                normalize_embeddings=normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(out, dtype=np.float32)
+
+    def embed_tokens(
+        self, texts: Sequence[str], *, truncate: bool, prompt_name: str | None
+    ) -> list[np.ndarray]:
+        """Per-token embeddings before pooling, one ``(tokens, dimension)`` array per text."""
+        model = self._get_model()
+        self._check(model, texts, truncate=truncate, prompt_name=prompt_name)
+        with self._call_lock:
+            out = model.encode(
+                list(texts),
+                batch_size=max(1, len(texts)),
+                prompt_name=prompt_name,
+                output_value="token_embeddings",
+                show_progress_bar=False,
+            )
+        return [
+            np.asarray(t.float().cpu().numpy() if hasattr(t, "cpu") else t, dtype=np.float32) for t in out
+        ]
+
+    def _check(self, model: Any, texts: Sequence[str], *, truncate: bool, prompt_name: str | None) -> None:
         if prompt_name is not None and prompt_name not in (model.prompts or {}):
             raise InputValidationError(
                 f"prompt_name `{prompt_name}` is not available in the model's prompts "
@@ -226,16 +268,6 @@ class SentenceTransformerEmbedder:
                         f"Input validation error: `inputs[{i}]` must have less than {limit} tokens. "
                         f"Given: {n}"
                     )
-        with self._call_lock:
-            out = model.encode(
-                list(texts),
-                batch_size=max(1, len(texts)),
-                prompt_name=prompt_name,
-                normalize_embeddings=normalize,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(out, dtype=np.float32)
 
 
 class HashEmbedder:
@@ -274,21 +306,25 @@ class HashEmbedder:
         """Name reported by ``/info``."""
         return self._model_id
 
+    def _raw(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        prefix = b"" if prompt_name is None else prompt_name.encode("utf-8", "surrogatepass") + b"\x00"
+        # One SHAKE-256 digest per text gives `dimension` bytes: ~2 us per text, versus ~40 us to seed an RNG.
+        digests = b"".join(
+            hashlib.shake_256(prefix + t.encode("utf-8", "surrogatepass")).digest(self._dimension)
+            for t in texts
+        )
+        raw = np.frombuffer(digests, dtype=np.uint8).reshape(len(texts), self._dimension)
+        centred: np.ndarray = raw.astype(np.float32) - np.float32(127.5)
+        return centred
+
     def vector(self, text: str, *, normalize: bool = True, prompt_name: str | None = None) -> np.ndarray:
         """The vector of one text (what the server answers for it)."""
-        key = text if prompt_name is None else f"{prompt_name}\x00{text}"
-        seed = int.from_bytes(
-            hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
-        )
-        vec = np.random.default_rng(seed).standard_normal(self._dimension).astype(np.float32)
-        norm = float(np.linalg.norm(vec)) or 1.0
-        # Unnormalised vectors get a text-dependent length so that `normalize` is observable.
-        return vec / norm if normalize else vec * np.float32(1.0 + (seed % 1000) / 1000.0) / norm
+        vector: np.ndarray = self.embed([text], normalize=normalize, truncate=True, prompt_name=prompt_name)[
+            0
+        ]
+        return vector
 
-    def embed(
-        self, texts: Sequence[str], *, normalize: bool, truncate: bool, prompt_name: str | None
-    ) -> np.ndarray:
-        """See :meth:`Embedder.embed`."""
+    def _check(self, texts: Sequence[str], truncate: bool) -> None:
         if not truncate and self._max_input_length is not None:
             for i, t in enumerate(texts):
                 if len(t) > self._max_input_length:
@@ -296,12 +332,36 @@ class HashEmbedder:
                         f"Input validation error: `inputs[{i}]` must have less than {self._max_input_length} "
                         f"tokens. Given: {len(t)}"
                     )
-        return np.stack([self.vector(t, normalize=normalize, prompt_name=prompt_name) for t in texts])
+
+    def embed_tokens(
+        self, texts: Sequence[str], *, truncate: bool, prompt_name: str | None
+    ) -> list[np.ndarray]:
+        """Per-"token" vectors (whitespace words between ``[CLS]`` and ``[SEP]``), as without pooling."""
+        self._check(texts, truncate)
+        out = []
+        for text in texts:
+            tokens = ["[CLS]", *text.split(), "[SEP]"]
+            out.append(self.embed(tokens, normalize=True, truncate=True, prompt_name=prompt_name))
+        return out
+
+    def embed(
+        self, texts: Sequence[str], *, normalize: bool, truncate: bool, prompt_name: str | None
+    ) -> np.ndarray:
+        """See :meth:`Embedder.embed`."""
+        self._check(texts, truncate)
+        vectors = self._raw(texts, prompt_name)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        out: np.ndarray = vectors / norms
+        if not normalize:
+            # Unnormalised vectors get a text-dependent length (1 to 2) so that `normalize` is observable.
+            out = out * (1.0 + (vectors[:, :1] + 127.5) / 255.0)
+        return out
 
 
 # -------------------------------------------------------------------------------------------- the ASGI app
 
-_Flavour = Literal["toolkit", "tei", "openai"]
+_Flavour = Literal["toolkit", "tei", "tei_all", "openai"]
 
 
 class _ApiError(Exception):
@@ -552,7 +612,7 @@ def create_endpoint_app(
         except (ValueError, RecursionError) as exc:
             raise _ApiError(400, f"Failed to parse the request body as JSON: {exc}", "Validation") from None
 
-    async def compute(req: _EmbedRequest) -> tuple[np.ndarray, float, float]:
+    async def compute(req: _EmbedRequest, work: Callable[[], Any]) -> tuple[Any, float, float]:
         lim = limits()
         # Only the event loop thread admits requests, so check-then-increment cannot race.
         if stats.in_flight >= max_concurrent_requests:
@@ -568,13 +628,7 @@ def create_endpoint_app(
                     simulated = delay + per_item_delay * len(req.texts)
                     if simulated > 0:
                         await asyncio.sleep(simulated)
-                    vectors = await run_in_threadpool(
-                        emb.embed,
-                        req.texts,
-                        normalize=req.normalize,
-                        truncate=req.truncate,
-                        prompt_name=req.prompt_name,
-                    )
+                    result = await run_in_threadpool(work)
                 except InputValidationError as exc:
                     raise _ApiError(422, str(exc), "Validation") from None
                 except (UnicodeError, TypeError) as exc:
@@ -586,7 +640,16 @@ def create_endpoint_app(
                 finished = time.perf_counter()
         finally:
             stats._update(in_flight=-1)
-        vectors = np.asarray(vectors, dtype=np.float32)
+        return result, started - queued_at, finished - started
+
+    async def pooled(req: _EmbedRequest) -> tuple[np.ndarray, float, float]:
+        def work() -> np.ndarray:
+            return emb.embed(
+                req.texts, normalize=req.normalize, truncate=req.truncate, prompt_name=req.prompt_name
+            )
+
+        result, queue_time, inference_time = await compute(req, work)
+        vectors: np.ndarray = np.asarray(result, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(req.texts):
             raise _ApiError(
                 424, f"backend returned shape {vectors.shape} for {len(req.texts)} inputs", "Backend"
@@ -596,7 +659,18 @@ def create_endpoint_app(
             if req.normalize:
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 vectors = vectors / np.where(norms == 0, 1, norms)
-        return vectors, started - queued_at, finished - started
+        return vectors, queue_time, inference_time
+
+    async def per_token(req: _EmbedRequest) -> tuple[list[np.ndarray], float, float]:
+        if not isinstance(emb, _TokenEmbedder):
+            raise _ApiError(424, "this model does not return token embeddings", "Backend")
+        token_emb = emb
+
+        def work() -> list[np.ndarray]:
+            return token_emb.embed_tokens(req.texts, truncate=req.truncate, prompt_name=req.prompt_name)
+
+        result, queue_time, inference_time = await compute(req, work)
+        return [np.asarray(r, dtype=np.float32) for r in result], queue_time, inference_time
 
     def compute_headers(
         req: _EmbedRequest, queue_time: float, inference_time: float, total: float
@@ -623,7 +697,11 @@ def create_endpoint_app(
             try:
                 body = await read_json(request)
                 req = _parse(body, flavour, max_batch_size, emb.dimension)
-                vectors, queue_time, inference_time = await compute(req)
+                vectors: Any
+                if flavour == "tei_all":
+                    vectors, queue_time, inference_time = await per_token(req)
+                else:
+                    vectors, queue_time, inference_time = await pooled(req)
             except _PayloadTooLarge:
                 # TEI answers this from its web framework, with a plain-text body.
                 return PlainTextResponse("Failed to buffer the request body: length limit exceeded", 413)
@@ -635,7 +713,7 @@ def create_endpoint_app(
             headers = compute_headers(req, queue_time, inference_time, time.perf_counter() - begin)
             if flavour == "toolkit":
                 payload: Any = {"embeddings": vectors[0] if req.single else vectors}
-            elif flavour == "tei":
+            elif flavour in ("tei", "tei_all"):
                 payload = vectors
             else:
                 payload = _openai_payload(req, vectors, emb, model_id or emb.model_id)
@@ -683,6 +761,7 @@ def create_endpoint_app(
         Route("/predict", handler("toolkit"), methods=["POST"]),
         Route("/embed", handler("tei"), methods=["POST"]),
         Route("/invocations", handler("tei"), methods=["POST"]),
+        Route("/embed_all", handler("tei_all"), methods=["POST"]),
         Route("/v1/embeddings", handler("openai"), methods=["POST"]),
         Route("/embeddings", handler("openai"), methods=["POST"]),
     ]
