@@ -127,7 +127,8 @@ def main(
     **stack_options: Any,
 ) -> list[BaseMessage]:
     """Run the agent on ``question``; returns the conversation (human, tool call, tool result, answer)."""
-    stack_options.setdefault("index_name", "hf-pinecone-examples")
+    # The sample documents go to their own namespace of the configured index, away from your data.
+    stack_options.setdefault("namespace", "hf-pinecone-examples")
     with open_stack(**stack_options) as stack:
         stack.store.add_documents(DOCS)
         agent = build_agent(stack.store.as_retriever(search_kwargs={"k": 2}), chat_model or load_chat_model())

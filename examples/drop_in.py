@@ -15,10 +15,14 @@ deterministic ids, batching limits, 429 retries, ``get_by_ids``)::
     vectorstore = PineconeVectorStore(index_name=..., embedding=embeddings)   # before
     vectorstore = PineconeStore(index_name=..., embedding=embeddings)         # after
 
+``main`` runs the app three ways (before, new embeddings, new store), each in its own namespace of the index
+``PINECONE_INDEX_NAME`` (default ``hf-endpoints``), and returns the documents each retrieves.
+
 Offline (nothing configured), ``main`` starts the local endpoint and the local Pinecone server and points the
 environment at them. The "before" line then talks to the local endpoint's OpenAI-compatible ``/v1/embeddings``
 route (text-embeddings-inference serves the same route), so both lines embed with the same model and their
-results can be compared side by side.
+results can be compared side by side. Online, the "before" line needs your original provider's settings
+(``OPENAI_API_KEY``, or ``OPENAI_API_BASE`` pointing at an OpenAI-compatible server).
 """
 
 from __future__ import annotations
@@ -43,10 +47,14 @@ TEXTS = [
 
 # ------------------------------------------------------------------------------ the existing app, unchanged
 def existing_app(
-    embeddings: Embeddings, index_name: str, store_cls: type[PineconeVectorStore] = PineconeVectorStore
+    embeddings: Embeddings,
+    *,
+    store_cls: type[PineconeVectorStore] = PineconeVectorStore,
+    namespace: str | None = None,
 ) -> dict[str, list[Document]]:
     """Index the texts and answer each question with the top-2 documents."""
-    vectorstore = store_cls(index_name=index_name, embedding=embeddings)
+    index_name = os.environ.get("PINECONE_INDEX_NAME", "hf-endpoints")
+    vectorstore = store_cls(index_name=index_name, embedding=embeddings, namespace=namespace)
     # Explicit ids so re-runs overwrite (PineconeStore would derive ids from the text by itself).
     vectorstore.add_texts(
         TEXTS, metadatas=[{"n": i} for i in range(len(TEXTS))], ids=[f"doc-{i}" for i in range(len(TEXTS))]
@@ -94,8 +102,8 @@ def local_environment() -> Iterator[None]:
             os.environ.update(saved)
 
 
-def main(index_prefix: str = "drop-in") -> dict[str, dict[str, list[Document]]]:
-    """Run the app three ways and return ``{variant: {question: documents}}``."""
+def main() -> dict[str, dict[str, list[Document]]]:
+    """Run the app three ways, each in its own namespace, and return ``{variant: {question: documents}}``."""
     from hf_pinecone import PineconeStore, ensure_index
 
     variants = {
@@ -105,13 +113,11 @@ def main(index_prefix: str = "drop-in") -> dict[str, dict[str, list[Document]]]:
     }
     results: dict[str, dict[str, list[Document]]] = {}
     with local_environment():
+        # The app's index normally exists already; create it (dimension from the endpoint) if it does not.
+        ensure_index(os.environ.get("PINECONE_INDEX_NAME", "hf-endpoints"), embeddings=our_embeddings())
         for n, (variant, (make_embeddings, store_cls)) in enumerate(variants.items()):
-            embeddings = make_embeddings()
-            index_name = f"{index_prefix}-{n}"
-            ensure_index(
-                index_name, embeddings=embeddings
-            )  # the app's existing index: created once if missing
-            results[variant] = existing_app(embeddings, index_name, store_cls)
+            namespace = f"hf-pinecone-drop-in-{n}"
+            results[variant] = existing_app(make_embeddings(), store_cls=store_cls, namespace=namespace)
     return results
 
 

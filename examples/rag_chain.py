@@ -98,7 +98,8 @@ def main(
     **stack_options: Any,
 ) -> str:
     """Answer ``question`` with RAG. ``stack_options`` go to ``open_stack`` (index_name, endpoint_url...)."""
-    stack_options.setdefault("index_name", "hf-pinecone-examples")
+    # The sample documents go to their own namespace of the configured index, away from your data.
+    stack_options.setdefault("namespace", "hf-pinecone-examples")
     with open_stack(**stack_options) as stack:
         stack.store.add_documents(DOCS)
         # Any standard retriever works here: search_type="mmr", or a metadata filter in search_kwargs.

@@ -71,7 +71,9 @@ def test_dimension_from_embeddings_probed_once(pinecone_url: str) -> None:
 def test_embeddings_mismatch_with_existing_index(pinecone_url: str, index_name: str) -> None:
     ensure_index(index_name, dimension=4, api_key=API_KEY, host=pinecone_url)
     with pytest.raises(IndexMismatchError, match=r"dimension 4.*dimension 6"):
-        ensure_index(index_name, embeddings=DeterministicFakeEmbedding(size=6), api_key=API_KEY, host=pinecone_url)
+        ensure_index(
+            index_name, embeddings=DeterministicFakeEmbedding(size=6), api_key=API_KEY, host=pinecone_url
+        )
 
 
 def test_missing_index_without_dimension_is_a_configuration_error(pinecone_url: str, index_name: str) -> None:

@@ -137,7 +137,7 @@ SCALED_TO_ZERO = doc_text(agent_tool.DOCS, "cold-start")
 AGENT_COST = doc_text(agent_tool.DOCS, "cost")
 
 
-def check_agent_run(messages: list[BaseMessage], question: str) -> None:
+def check_agent_run(messages: list[BaseMessage], question: str, namespace: str | None) -> None:
     human, call, tool_result, answer = messages
     assert human.content == question
     assert isinstance(call, AIMessage)
@@ -149,7 +149,7 @@ def check_agent_run(messages: list[BaseMessage], question: str) -> None:
     artifact = tool_result.artifact
     assert len(artifact) == 2
     assert artifact[0].page_content == SCALED_TO_ZERO
-    assert all(d.id == content_id(d.page_content) for d in artifact)
+    assert all(d.id == content_id(d.page_content, namespace) for d in artifact)
     assert isinstance(answer, AIMessage)
     assert SCALED_TO_ZERO in str(answer.content)
 
@@ -157,7 +157,7 @@ def check_agent_run(messages: list[BaseMessage], question: str) -> None:
 def test_agent_tool_example_calls_the_retriever_tool(stack_options: dict[str, Any]) -> None:
     question = "What happens when a request reaches a scaled-to-zero endpoint?"
     messages = agent_tool.main(question, **stack_options)
-    check_agent_run(messages, question)
+    check_agent_run(messages, question, "hf-pinecone-examples")  # the example's namespace
 
 
 async def test_agent_tool_ainvoke(stack_options: dict[str, Any]) -> None:
@@ -168,7 +168,7 @@ async def test_agent_tool_ainvoke(stack_options: dict[str, Any]) -> None:
             stack.store.as_retriever(search_kwargs={"k": 2}), agent_tool.OfflineToolCallingModel()
         )
         result = await agent.ainvoke({"messages": [{"role": "user", "content": question}]})
-    check_agent_run(result["messages"], question)
+    check_agent_run(result["messages"], question, None)
 
 
 def test_agent_tool_filtered_retriever_limits_what_the_tool_returns(stack_options: dict[str, Any]) -> None:
@@ -185,8 +185,9 @@ def test_agent_tool_filtered_retriever_limits_what_the_tool_returns(stack_option
 
 # ----------------------------------------------------------------------------------------------- drop-in
 @pytest.fixture
-def app_env(endpoint_url: str, pinecone_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment an existing app reads, pointed at the session's local servers."""
+def app_env(endpoint_url: str, pinecone_url: str, index_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment an existing app reads, pointed at the session's local servers and a fresh index."""
+    monkeypatch.setenv("PINECONE_INDEX_NAME", index_name)
     monkeypatch.setenv("HF_ENDPOINT_URL", endpoint_url)
     monkeypatch.setenv("OPENAI_API_BASE", f"{endpoint_url}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "local")
@@ -201,8 +202,10 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 
 @pytest.mark.usefixtures("app_env")
-def test_drop_in_swaps_give_the_same_results(index_name: str) -> None:
-    results = drop_in.main(index_prefix=index_name)
+def test_drop_in_swaps_give_the_same_results(pinecone_url: str, index_name: str) -> None:
+    from pinecone import Pinecone
+
+    results = drop_in.main()
     before, after_embeddings, after_store = results.values()
     assert list(results) == [
         "before (OpenAIEmbeddings + PineconeVectorStore)",
@@ -218,6 +221,11 @@ def test_drop_in_swaps_give_the_same_results(index_name: str) -> None:
     first, second = drop_in.QUESTIONS
     assert view(before)[first][0] == ("doc-0", drop_in.TEXTS[0])
     assert view(before)[second][0] == ("doc-3", drop_in.TEXTS[3])
+    # Each variant really wrote its own copy of the corpus.
+    pc = Pinecone(api_key="local", host=pinecone_url)
+    stats = pc.Index(host=pc.describe_index(index_name).host).describe_index_stats()
+    counts = {ns: summary["vector_count"] for ns, summary in stats["namespaces"].items()}
+    assert counts == {f"hf-pinecone-drop-in-{n}": len(drop_in.TEXTS) for n in range(3)}
 
 
 @pytest.mark.usefixtures("app_env")
@@ -233,8 +241,27 @@ async def test_drop_in_embedding_lines_embed_identically() -> None:
     assert cosine(a, b) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.slow
+def test_drop_in_script_runs_offline_on_local_defaults(tmp_path: Path) -> None:
+    """`python examples/drop_in.py` with nothing configured starts its own local servers."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "drop_in.py")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    sections = result.stdout.split("== ")[1:]
+    assert len(sections) == 3
+    bodies = {section.split("\n", 1)[1] for section in sections}
+    assert len(bodies) == 1  # all three variants printed the same documents
+    assert f"[doc-0] {drop_in.TEXTS[0]}" in result.stdout
+
+
 @pytest.mark.usefixtures("app_env")
-def test_drop_in_leaves_a_configured_environment_alone(index_name: str) -> None:
+def test_drop_in_leaves_a_configured_environment_alone() -> None:
     import os
 
     before = dict(os.environ)

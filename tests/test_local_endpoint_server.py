@@ -466,6 +466,7 @@ def test_model_and_embedder_are_exclusive() -> None:
 # ------------------------------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow
 def test_cli_serve_endpoint_prints_its_url_and_serves(st_model: Any) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("HF_PINECONE_ENDPOINT_KEY", None)
@@ -491,3 +492,34 @@ def test_cli_serve_endpoint_prints_its_url_and_serves(st_model: Any) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     assert proc.returncode in (0, -15)
+
+
+@pytest.mark.slow
+def test_cli_bad_model_and_busy_port_are_clear_errors(endpoint_url: str) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    bad = subprocess.run(
+        [HF_PINECONE, "serve", "endpoint", "--port", "0", "--model", "/nonexistent/model-dir"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert bad.returncode == 1
+    assert "could not load the model '/nonexistent/model-dir'" in bad.stderr
+    assert "Traceback" not in bad.stderr and "listening" not in bad.stdout
+
+    busy_port = endpoint_url.rsplit(":", 1)[1]
+    busy = subprocess.run(
+        [HF_PINECONE, "serve", "endpoint", "--port", busy_port],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert busy.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{busy_port}" in busy.stderr and "Traceback" not in busy.stderr
+
+
+def test_serve_endpoint_with_a_bad_model_raises_the_loading_error() -> None:
+    with pytest.raises(OSError, match="not found"), serve_endpoint(model="/nonexistent/model-dir"):
+        pass  # pragma: no cover - never reached

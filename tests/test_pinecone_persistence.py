@@ -1,4 +1,4 @@
-"""Durability of the local Pinecone server with ``--data-dir``: restarts, snapshots, torn logs and ``kill -9``.
+"""Durability of the local Pinecone server with ``--data-dir``: restarts, snapshots, torn logs, ``kill -9``.
 
 Everything goes through the real ``pinecone`` SDK over loopback HTTP; the kill test runs the real
 ``hf-pinecone serve pinecone`` command in a subprocess and SIGKILLs it while upserts are in flight.
@@ -100,7 +100,9 @@ def test_torn_log_tail_is_cut_and_server_keeps_writing(tmp_path: Path, index_nam
     for round_ in range(2):
         with serve_pinecone(data_dir=tmp_path) as url:
             idx = Pinecone(api_key="local", host=url).Index(host=f"{url}/indexes/{index_name}")
-            assert set(idx.fetch(ids=["a", "b", "c"]).vectors) == ({"a", "b"} if round_ == 0 else {"a", "b", "c"})
+            assert set(idx.fetch(ids=["a", "b", "c"]).vectors) == (
+                {"a", "b"} if round_ == 0 else {"a", "b", "c"}
+            )
             idx.upsert(vectors=[("c", _vec(2))])
 
 

@@ -85,7 +85,8 @@ def test_control_plane_lifecycle(pc: Pinecone, pinecone_url: str, index_name: st
 
 
 @pytest.mark.parametrize(
-    "name", ["Upper", "-lead", "trail-", "under_score", "a" * 46, "../escape", "dot.name", "", "sp ace", "new\nline"]
+    "name",
+    ["Upper", "-lead", "trail-", "under_score", "a" * 46, "../escape", "dot.name", "", "sp ace", "new\nline"],
 )
 def test_invalid_index_names_are_rejected(pinecone_url: str, name: str) -> None:
     body = {
@@ -198,10 +199,12 @@ def test_list_paginates_and_omits_token_on_last_page(index: Any, data_url: str) 
 
     first = index.list_paginated(prefix="doc#", limit=10)
     assert first.pagination is not None and first.pagination.next
-    raw_last = httpx.get(
-        f"{data_url}/vectors/list", params={"prefix": "doc#", "limit": 5, "paginationToken": ""}
-    )
-    assert "pagination" in raw_last.json()
+    page2 = index.list_paginated(prefix="doc#", limit=10, pagination_token=first.pagination.next)
+    page3 = index.list_paginated(prefix="doc#", limit=10, pagination_token=page2.pagination.next)
+    assert [v.id for v in page3.vectors] == [f"doc#{i:03d}" for i in range(20, 25)]
+    assert page3.pagination is None
+    raw = httpx.get(f"{data_url}/vectors/list", params={"prefix": "doc#", "limit": 25}).json()
+    assert len(raw["vectors"]) == 25 and "pagination" not in raw  # exactly all: no token on the last page
     exact = httpx.get(f"{data_url}/vectors/list", params={"prefix": "other-", "limit": 2}).json()
     assert [v["id"] for v in exact["vectors"]] == ["other-1", "other-2"]
     assert "pagination" not in exact
@@ -231,6 +234,45 @@ def test_metric_scores_and_order_match_numpy(pc: Pinecone, index_name: str, metr
     assert [m.score for m in result.matches] == pytest.approx(
         [float(scores[i]) for i in order[:10]], rel=1e-4
     )
+    pc.delete_index(index_name)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dotproduct", "euclidean"])
+def test_int8_prepass_returns_the_exact_top_k(
+    pc: Pinecone, index_name: str, metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large namespaces use an int8 pre-pass plus exact rescoring; results must equal brute force."""
+    from hf_pinecone.local import _pinecone_storage
+
+    monkeypatch.setattr(_pinecone_storage, "INT8_MIN_ROWS", 1000)
+    rng = np.random.default_rng(11)
+    centers = rng.normal(size=(8, 32))
+    # Clustered data with varied norms: many near-ties, the hard case for a bound-based pre-filter.
+    data = (centers[rng.integers(0, 8, 4000)] + 0.05 * rng.normal(size=(4000, 32))).astype(np.float32)
+    data *= rng.lognormal(0, 0.5, size=(4000, 1)).astype(np.float32)
+    pc.create_index(name=index_name, dimension=32, metric=metric, spec=SPEC)
+    idx = pc.Index(host=pc.describe_index(index_name).host)
+    records = [(str(i), [float(x) for x in row], {"even": i % 2 == 0}) for i, row in enumerate(data)]
+    for start in range(0, len(records), 500):
+        idx.upsert(vectors=records[start : start + 500])
+    wide = data.astype(np.float64)
+    for trial in range(6):
+        query = (
+            (wide[rng.integers(0, 4000)] + 0.01 * rng.normal(size=32)) if trial % 2 else rng.normal(size=32)
+        )
+        flt = {"even": True} if trial >= 4 else None
+        result = idx.query(vector=[float(x) for x in query], top_k=25, filter=flt)
+        if metric == "cosine":
+            keys = wide @ query / (np.linalg.norm(wide, axis=1) * np.linalg.norm(query))
+        elif metric == "dotproduct":
+            keys = wide @ query
+        else:
+            keys = -((wide - query) ** 2).sum(axis=1)
+        if flt:
+            keys[1::2] = -np.inf
+        best = np.sort(keys)[::-1][:25]
+        got = np.array([keys[int(m.id)] for m in result.matches])
+        assert got == pytest.approx(best, rel=1e-5, abs=1e-5), (metric, trial)
     pc.delete_index(index_name)
 
 
@@ -421,7 +463,23 @@ def test_top_k_fetch_and_delete_limits(index: Any, data_url: str) -> None:
     with pytest.raises(PineconeApiException) as delete:
         index.delete(ids=ids)
     assert delete.value.status == 400
-    assert httpx.post(f"{data_url}/vectors/delete", json={}).status_code == 400
+    for body in ({}, {"filter": {}}, {"ids": ["a"], "deleteAll": True}, {"ids": "a"}):
+        assert httpx.post(f"{data_url}/vectors/delete", json=body).status_code == 400, body
+
+
+def test_query_result_is_capped_at_4mb(index: Any) -> None:
+    big = "m" * 30_000
+    index.upsert(
+        vectors=[(f"r{i}", [1.0, float(i), 0.0, 0.0], {"t": big}) for i in range(200)],
+        batch_size=50,
+        show_progress=False,
+    )
+    with pytest.raises(PineconeApiException) as err:
+        index.query(vector=[1.0, 0.0, 0.0, 0.0], top_k=200, include_metadata=True)
+    assert err.value.status == 400
+    assert "4MB" in _error(err.value)["message"]
+    assert len(index.query(vector=[1.0, 0.0, 0.0, 0.0], top_k=200).matches) == 200
+    assert len(index.query(vector=[1.0, 0.0, 0.0, 0.0], top_k=100, include_metadata=True).matches) == 100
 
 
 def test_api_key_is_enforced(index_name: str) -> None:
@@ -500,3 +558,23 @@ def test_concurrent_upserts_and_queries(pc: Pinecone, index_name: str) -> None:
     stats = idx.describe_index_stats()
     assert {k: v.vector_count for k, v in stats.namespaces.items()} == {"": 2000, "load": 80}
     pc.delete_index(index_name)
+
+
+def test_faults_wrap_the_server(index_name: str) -> None:
+    """``faults=`` puts the FaultInjector testing tool (in-process fault source) in front of the real app."""
+    from hf_pinecone.local.faults import Fault, FaultPlan
+
+    # Without Retry-After the sync SDK surfaces the 429; with it, urllib3 retries (RETRY_AFTER_STATUS_CODES).
+    plan = FaultPlan([Fault.RATE_LIMIT], paths=["/indexes/"], methods={"POST"}, retry_after=None)
+    with serve_pinecone(faults=plan) as url:
+        pc = Pinecone(api_key="local", host=url)
+        pc.create_index(
+            name=index_name, dimension=2, metric="cosine", spec=SPEC
+        )  # POST /indexes: not matched
+        idx = pc.Index(host=pc.describe_index(index_name).host)
+        with pytest.raises(PineconeApiException) as throttled:
+            idx.upsert(vectors=[("a", [1.0, 0.0])])
+        assert throttled.value.status == 429
+        assert idx.fetch(ids=["a"]).vectors == {}  # the app never saw the throttled request
+        assert idx.upsert(vectors=[("a", [1.0, 0.0])]).upserted_count == 1
+        assert plan.stats.injected["429"] == 1

@@ -1,7 +1,7 @@
 """LangChain's standard VectorStore integration suite for PineconeStore, against the local Pinecone server.
 
-Everything is real: the langchain-tests suite, PineconeStore over the unmodified pinecone SDK (sync urllib3 and
-async aiohttp), and the local server over loopback HTTP. Each test gets a fresh index from ensure_index.
+Everything is real: the langchain-tests suite, PineconeStore over the unmodified pinecone SDK (sync urllib3
+and async aiohttp), and the local server over loopback HTTP. Each test gets a fresh index from ensure_index.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""hf-pinecone: Hugging Face Inference Endpoint embeddings + Pinecone as a first-class LangChain retrieval stack.
+"""hf-pinecone: Inference Endpoint embeddings + Pinecone as a first-class LangChain retrieval stack.
 
 Public names are imported lazily so that ``import hf_pinecone`` (and the CLI) stays fast and does not pull in
 the Pinecone SDK or torch until they are used.
@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "IndexNotFoundError": "hf_pinecone.errors",
     "IndexMismatchError": "hf_pinecone.errors",
     "MetadataTooLargeError": "hf_pinecone.errors",
+    "InvalidRecordError": "hf_pinecone.errors",
     "IngestError": "hf_pinecone.errors",
 }
 
@@ -83,11 +84,12 @@ if TYPE_CHECKING:  # pragma: no cover
         IndexNotFoundError,
         IngestError,
         InsecureTransportError,
+        InvalidRecordError,
         MetadataTooLargeError,
         PineconeStoreError,
     )
     from hf_pinecone.ids import content_id
-    from hf_pinecone.lifecycle import EndpointInfo, ensure_endpoint, resolve_endpoint_url
     from hf_pinecone.ingest import IngestReport, aingest, ingest
+    from hf_pinecone.lifecycle import EndpointInfo, ensure_endpoint, resolve_endpoint_url
     from hf_pinecone.stack import from_env
     from hf_pinecone.store import PineconeStore, ensure_index

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from hf_pinecone._concurrency import FixedPolicy as ConcurrencyPolicy  # old name; limiters live there
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
 from hf_pinecone.errors import (
     ConfigurationError,
@@ -343,24 +344,6 @@ def classify_error(
     else:
         cls = EndpointRequestError
     return cls(text, status_code=status, url=url, server_message=safe_message)
-
-
-# ---------------- concurrency
-class ConcurrencyPolicy:
-    """How many requests may be in flight at once, client-wide.
-
-    The sync and async limiters in :mod:`hf_pinecone.endpoint` wait on :attr:`limit`; they report each
-    request's outcome through :meth:`record` so that an adaptive policy (grow while throughput grows,
-    back off on 429) can be a subclass that changes :attr:`limit`. This base policy is fixed.
-    """
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {limit}")
-        self.limit = limit
-
-    def record(self, outcome: Outcome) -> None:
-        """Observe one request's outcome (no-op for the fixed policy)."""
 
 
 # ---------------- protocol

@@ -56,7 +56,9 @@ class RetryPolicy:
         """Whether an HTTP status is transient under this policy."""
         return status in self.retry_statuses
 
-    def delay(self, attempt: int, retry_after: float | None = None, *, rng: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, *, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based).
 
         Full jitter (uniform in ``[0, min(backoff_max, base * 2**attempt)]``), unless the server sent

@@ -50,8 +50,10 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """Bearer token (env ``HF_TOKEN`` / ``HUGGINGFACEHUB_API_TOKEN``, else the saved login)."""
     batch_size: int = Field(default=32, ge=1)
     """Texts per request; lowered automatically when the endpoint accepts fewer (TEI's default max is 32)."""
-    max_concurrency: int = Field(default=8, ge=1)
-    """Requests in flight at once across all calls on this object."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight at once across all calls on this object. ``None`` (default) adapts it to the
+    endpoint: starts at 8, grows while throughput grows (up to 64), backs off on ``429``, timeouts or
+    queueing. An int fixes it."""
     max_retries: int = Field(default=5, ge=0)
     """Retries of 429/5xx, connection errors and timeouts (with exponential backoff and full jitter)."""
     retry_policy: RetryPolicy | None = None

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import dataclasses
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
@@ -23,10 +22,17 @@ import httpx
 from pydantic import SecretStr
 
 from hf_pinecone import __version__
+from hf_pinecone._concurrency import (
+    DEFAULT_MAX_CONCURRENCY,
+    AdaptivePolicy,
+    ConcurrencyLimiter,
+    FixedPolicy,
+    LimitPolicy,
+    Permit,
+)
 from hf_pinecone._protocol import (
     MAX_BATCH_BYTES,
     BatchResult,
-    ConcurrencyPolicy,
     EndpointProtocol,
     Flow,
     Outcome,
@@ -59,7 +65,10 @@ class EndpointConfig:
         batch_size: Inputs per request (TEI's default maximum is 32); lowered automatically when the endpoint
             says it accepts fewer.
         max_batch_bytes: Request bodies stay strictly below this many bytes (TEI's payload limit).
-        max_concurrency: Requests in flight at once, across every call on the client.
+        max_concurrency: Requests in flight at once, across every call on the client. ``None`` (the
+            default) adapts it to the endpoint: it starts at 8, grows while throughput grows with it (up to
+            64) and backs off on ``429 Overloaded``, timeouts or requests that only queue up at the endpoint.
+            An int fixes it (no adaptation), e.g. to stay within a quota or a known replica count.
         timeout: Seconds per request.
         retry: Backoff for 429/5xx, connection errors and timeouts.
         cold_start_timeout: Seconds a 503 from a starting (scaled-to-zero) endpoint keeps being retried.
@@ -73,7 +82,7 @@ class EndpointConfig:
     token: SecretStr | None = field(default=None, repr=False)
     batch_size: int = 32
     max_batch_bytes: int = MAX_BATCH_BYTES
-    max_concurrency: int = 8
+    max_concurrency: int | None = None
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cold_start_timeout: float = 600.0
@@ -85,9 +94,12 @@ class EndpointConfig:
     def __post_init__(self) -> None:
         if isinstance(self.token, str):  # convenience: accept a plain string, store it as a secret
             object.__setattr__(self, "token", SecretStr(self.token))
-        for name in ("batch_size", "max_concurrency"):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 1:
+            raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ConfigurationError(
+                f"max_concurrency must be >= 1 (or None to adapt it), got {self.max_concurrency}"
+            )
         if self.timeout <= 0:
             raise ConfigurationError(f"timeout must be > 0, got {self.timeout}")
         if self.cold_start_timeout < 0:
@@ -155,7 +167,11 @@ class _Base:
             prompt_name=self.config.prompt_name,
             secrets=(secret,) if secret else (),
         )
-        self._policy = ConcurrencyPolicy(self.config.max_concurrency)
+        fixed = self.config.max_concurrency
+        policy: LimitPolicy = AdaptivePolicy() if fixed is None else FixedPolicy(fixed)
+        # One limiter per client: every thread or task of every call shares it.
+        self._limiter = ConcurrencyLimiter(policy)
+        self._max_in_flight = self.config.max_concurrency or DEFAULT_MAX_CONCURRENCY
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -170,8 +186,8 @@ class _Base:
             "timeout": httpx.Timeout(self.config.timeout),
             "follow_redirects": False,
             "limits": httpx.Limits(
-                max_connections=max(100, self.config.max_concurrency),
-                max_keepalive_connections=self.config.max_concurrency,
+                max_connections=max(100, self._max_in_flight),
+                max_keepalive_connections=self._max_in_flight,
             ),
         }
 
@@ -182,8 +198,8 @@ class _Base:
 
     @property
     def max_concurrency(self) -> int:
-        """Requests allowed in flight at once across the client."""
-        return self._policy.limit
+        """Requests allowed in flight at once across the client now (it changes when adaptive)."""
+        return self._limiter.limit
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r}, batch_size={self.batch_size})"
@@ -222,35 +238,20 @@ class _Base:
         return Response(response.status_code, response.headers, response.content)
 
     @staticmethod
+    def _note(permit: Permit, outcome: Outcome) -> None:
+        """Tell the limiter whether the endpoint showed overload (429, or a request that timed out)."""
+        if isinstance(outcome, TransportFailure):
+            permit.overloaded = outcome.kind == "timeout"
+        else:
+            permit.overloaded = outcome.status == 429
+
+    @staticmethod
     def _failure(error: httpx.TransportError) -> TransportFailure:
         kind = "timeout" if isinstance(error, httpx.TimeoutException) else "connection"
         return TransportFailure(kind, str(error) or type(error).__name__)
 
 
 # ---------------- sync
-class ThreadLimiter:
-    """Client-wide cap on in-flight requests across threads; its limit comes from a ConcurrencyPolicy."""
-
-    def __init__(self, policy: ConcurrencyPolicy) -> None:
-        self.policy = policy
-        self.in_flight = 0
-        self._cond = threading.Condition()
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one request slot for the duration of the block."""
-        with self._cond:
-            while self.in_flight >= self.policy.limit:
-                self._cond.wait()
-            self.in_flight += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self.in_flight -= 1
-                self._cond.notify_all()
-
-
 class EndpointClient(_Base):
     """Thread-safe sync client for an embeddings Inference Endpoint.
 
@@ -269,7 +270,6 @@ class EndpointClient(_Base):
 
     def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
         super().__init__(config, kwargs)
-        self._limiter = ThreadLimiter(self._policy)
         self._http = httpx.Client(**self._http_options)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -331,7 +331,7 @@ class EndpointClient(_Base):
         with self._executor_lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=self.config.max_concurrency, thread_name_prefix="hf-pinecone-embed"
+                    max_workers=self._max_in_flight, thread_name_prefix="hf-pinecone-embed"
                 )
             return self._executor
 
@@ -349,17 +349,18 @@ class EndpointClient(_Base):
 
     def _send(self, action: Send) -> Outcome:
         outcome: Outcome
-        with self._limiter.slot():
+        with self._limiter.slot() as permit:
             try:
                 outcome = self._outcome(self._http.post(self.url, content=action.body))
             except httpx.TransportError as error:
                 outcome = self._failure(error)
-        self._policy.record(outcome)
+            self._note(permit, outcome)
         return outcome
 
     def info(self) -> dict[str, Any]:
         """The endpoint's ``GET /info`` (TEI model id, limits, ...), or ``{}`` when it has none."""
-        with self._limiter.slot():
+        with self._limiter.slot() as permit:
+            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
             try:
                 outcome: Outcome = self._outcome(self._http.get(self._info_url()))
             except httpx.TransportError as error:
@@ -384,32 +385,6 @@ class EndpointClient(_Base):
 
 
 # ---------------- async
-class AsyncLimiter:
-    """Client-wide cap on in-flight requests across tasks; its limit comes from a ConcurrencyPolicy."""
-
-    def __init__(self, policy: ConcurrencyPolicy) -> None:
-        self.policy = policy
-        self.in_flight = 0
-        self._cond: asyncio.Condition | None = None
-
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one request slot for the duration of the block."""
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        cond = self._cond
-        async with cond:
-            while self.in_flight >= self.policy.limit:
-                await cond.wait()
-            self.in_flight += 1
-        try:
-            yield
-        finally:
-            async with cond:
-                self.in_flight -= 1
-                cond.notify_all()
-
-
 class AsyncEndpointClient(_Base):
     """Async client for an embeddings Inference Endpoint; same behaviour as :class:`EndpointClient`.
 
@@ -422,7 +397,6 @@ class AsyncEndpointClient(_Base):
 
     def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
         super().__init__(config, kwargs)
-        self._limiter = AsyncLimiter(self._policy)
         self._http = httpx.AsyncClient(**self._http_options)
 
     async def aembed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
@@ -478,17 +452,18 @@ class AsyncEndpointClient(_Base):
 
     async def _send(self, action: Send) -> Outcome:
         outcome: Outcome
-        async with self._limiter.slot():
+        async with self._limiter.aslot() as permit:
             try:
                 outcome = self._outcome(await self._http.post(self.url, content=action.body))
             except httpx.TransportError as error:
                 outcome = self._failure(error)
-        self._policy.record(outcome)
+            self._note(permit, outcome)
         return outcome
 
     async def ainfo(self) -> dict[str, Any]:
         """Async :meth:`EndpointClient.info`."""
-        async with self._limiter.slot():
+        async with self._limiter.aslot() as permit:
+            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
             try:
                 outcome: Outcome = self._outcome(await self._http.get(self._info_url()))
             except httpx.TransportError as error:

@@ -22,6 +22,7 @@ __all__ = [
     "IndexNotFoundError",
     "IngestError",
     "InsecureTransportError",
+    "InvalidRecordError",
     "MetadataTooLargeError",
     "PineconeStoreError",
     "redact",
@@ -45,7 +46,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         secrets: Literal secret values to remove (``None`` and empty values are ignored).
 
     Returns:
-        ``text`` with each secret, and anything shaped like a bearer token or HF/Pinecone key, replaced by ``***``.
+        ``text`` with each secret, and anything shaped like a bearer token or HF/Pinecone key,
+        replaced by ``***``.
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
@@ -99,7 +101,7 @@ class EndpointRequestError(EndpointError):
 
 
 class EndpointUnavailableError(EndpointError):
-    """The endpoint stayed unavailable (429/5xx, connection errors, timeouts, cold start) after every retry."""
+    """The endpoint stayed unavailable (429/5xx, connection errors, timeouts, cold start) after all retries."""
 
 
 class EndpointResponseError(EndpointError):
@@ -130,6 +132,20 @@ class MetadataTooLargeError(PineconeStoreError, ValueError):
         super().__init__(message)
         self.record_id = record_id
         self.size = size
+
+
+class InvalidRecordError(PineconeStoreError, ValueError):
+    """A record cannot be stored in Pinecone as given (bad id, metadata type or vector); nothing was written.
+
+    Attributes:
+        record_id: Id of the offending record (``None`` when the id itself is the problem and empty).
+        field: The metadata key, ``"id"`` or ``"values"`` that is invalid.
+    """
+
+    def __init__(self, message: str, *, record_id: str | None, field: str) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.field = field
 
 
 class IngestError(HfPineconeError):

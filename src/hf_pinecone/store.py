@@ -28,8 +28,9 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -44,6 +45,7 @@ from hf_pinecone._retry import RetryPolicy, parse_retry_after
 from hf_pinecone.errors import (
     ConfigurationError,
     IndexMismatchError,
+    InvalidRecordError,
     MetadataTooLargeError,
     PineconeStoreError,
     redact,
@@ -58,6 +60,7 @@ __all__ = [
     "InvalidRecordError",
     "PineconeStore",
     "UpsertRecord",
+    "dedupe_last_wins",
     "embedding_dimension",
     "ensure_index",
     "metadata_size",
@@ -89,20 +92,6 @@ _DEFAULT_CONCURRENCY = 4  # matches the SDK's default urllib3 pool size, so no c
 _INDEX_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 _METRICS = ("cosine", "euclidean", "dotproduct")
 _DIMENSION_PROBE_TEXT = "dimension probe"
-
-
-class InvalidRecordError(PineconeStoreError, ValueError):
-    """A record cannot be stored in Pinecone as given (bad id, metadata type or vector); nothing was written.
-
-    Attributes:
-        record_id: Id of the offending record (``None`` when the id itself is the problem and empty).
-        field: The metadata key, ``"id"`` or ``"values"`` that is invalid.
-    """
-
-    def __init__(self, message: str, *, record_id: str | None, field: str) -> None:
-        super().__init__(message)
-        self.record_id = record_id
-        self.field = field
 
 
 # --------------------------------------------------------------------------------------------------
@@ -579,9 +568,52 @@ class PineconeStore(PineconeVectorStore):
         self._index_dimension: int | None = None
         self._dimension_known = False
         self._dimension_lock = threading.Lock()
+        self._async_users = 0
+        self._async_opening: asyncio.Future[Any] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self._index_host!r}, namespace={self._namespace!r})"
+
+    # -- async index lifetime ---
+
+    @asynccontextmanager
+    async def _async_index_context(self) -> AsyncIterator[Any]:
+        """Share one open ``IndexAsyncio`` between every async call in flight.
+
+        Upstream opens and closes the aiohttp session per call on a shared object, so two concurrent calls
+        (``asyncio.gather``) close each other's session. Here the first caller opens it, the last one closes
+        it. The counter and future change only in code that runs without an await, so no lock (and no
+        event-loop binding) is needed.
+        """
+        if self._async_index_context_open and self._async_index_ctx_manager is not None:
+            yield self._async_index_ctx_manager  # the user holds it open with ``async with store``
+            return
+        self._async_users += 1
+        if self._async_opening is None:
+            self._async_opening = asyncio.ensure_future(self._open_async_index())
+        opening = self._async_opening
+        try:
+            idx = await asyncio.shield(opening)
+            yield idx
+        finally:
+            self._async_users -= 1
+            if self._async_users == 0:
+                self._async_opening = None
+                await self._close_async_index(opening)
+
+    async def _open_async_index(self) -> Any:
+        idx: Any = await self.async_index
+        await idx.__aenter__()
+        return idx
+
+    async def _close_async_index(self, opening: asyncio.Future[Any]) -> None:
+        if not opening.done():
+            opening.cancel()
+            return
+        if not opening.cancelled() and opening.exception() is None:
+            await opening.result().__aexit__(None, None, None)
+        if not self._async_index_provided:
+            self._async_index = None
 
     # -- shared helpers ---
 
@@ -958,7 +990,7 @@ class PineconeStore(PineconeVectorStore):
             self.retry,
             "query",
             lambda: index.query(
-                vector=list(embedding),
+                vector=[float(x) for x in embedding],
                 top_k=k,
                 include_metadata=True,
                 _check_return_type=False,  # the SDK's per-value response checks dominate query time
@@ -978,7 +1010,7 @@ class PineconeStore(PineconeVectorStore):
                 self.retry,
                 "query",
                 lambda: idx.query(
-                    vector=list(embedding),
+                    vector=[float(x) for x in embedding],
                     top_k=k,
                     include_metadata=True,
                     _check_return_type=False,  # the SDK's per-value response checks dominate query time
@@ -1029,7 +1061,7 @@ class PineconeStore(PineconeVectorStore):
             self.retry,
             "query",
             lambda: index.query(
-                vector=list(embedding),
+                vector=[float(x) for x in embedding],
                 top_k=fetch_k,
                 include_values=True,
                 include_metadata=True,
@@ -1057,7 +1089,7 @@ class PineconeStore(PineconeVectorStore):
                 self.retry,
                 "query",
                 lambda: idx.query(
-                    vector=list(embedding),
+                    vector=[float(x) for x in embedding],
                     top_k=fetch_k,
                     include_values=True,
                     include_metadata=True,

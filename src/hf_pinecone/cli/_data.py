@@ -16,16 +16,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from hf_pinecone.data import TUTORIAL_QUERIES, sample_corpus_path
 from hf_pinecone.errors import ConfigurationError, HfPineconeError, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The tutorial's three example queries (SNLI premises 0, 100 and 200).
-DEMO_QUERIES = (
-    "A person on a horse jumps over a broken down airplane.",
-    "A woman is walking across the street eating a banana, while a man is following with his briefcase.",
-    "People on bicycles waiting at an intersection.",
-)
 DEMO_INDEX = "hf-endpoints"
 
 # ---------------------------------------------------------------------------------------------- options
@@ -431,7 +426,7 @@ def demo_cmd(
             progress=progress and not as_json,
         )
         runs: list[dict[str, Any]] = []
-        for query in queries or DEMO_QUERIES:
+        for query in queries or TUTORIAL_QUERIES:
             runs.append(
                 {"query": query, "matches": _matches(store.similarity_search_with_score(query, k=top_k))}
             )
@@ -442,13 +437,6 @@ def demo_cmd(
     for run in runs:
         _print_matches(run["query"], run["matches"])
         typer.echo("")
-
-
-def sample_corpus_path() -> Path:
-    """Path of the bundled sample corpus (1,500 short sentences written for the demo, one per line)."""
-    from importlib.resources import files
-
-    return Path(str(files("hf_pinecone").joinpath("data/sample_sentences.txt")))
 
 
 @contextmanager

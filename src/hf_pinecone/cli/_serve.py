@@ -15,12 +15,16 @@ def serve_endpoint_cmd(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind; 0 picks a free one.")] = 8080,
     model: Annotated[
-        str | None, typer.Option(help="sentence-transformers model path or id (default: bundled all-MiniLM-L6-v2).")
+        str | None,
+        typer.Option(help="sentence-transformers model path or id (default: bundled all-MiniLM-L6-v2)."),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(help="Require 'Authorization: Bearer KEY'.", envvar="HF_PINECONE_ENDPOINT_KEY")
+        str | None,
+        typer.Option(help="Require 'Authorization: Bearer KEY'.", envvar="HF_PINECONE_ENDPOINT_KEY"),
     ] = None,
-    max_batch_size: Annotated[int, typer.Option(help="Largest batch accepted (TEI's max_client_batch_size).")] = 32,
+    max_batch_size: Annotated[
+        int, typer.Option(help="Largest batch accepted (TEI's max_client_batch_size).")
+    ] = 32,
 ) -> None:
     """Serve a local Inference Endpoint (toolkit, TEI and OpenAI routes) and print its URL."""
     from hf_pinecone.local.endpoint_server import run_endpoint_server
@@ -33,7 +37,8 @@ def serve_pinecone_cmd(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind; 0 picks a free one.")] = 5080,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Persist indexes here (survives restarts and kill -9); in memory if unset.")
+        Path | None,
+        typer.Option(help="Persist indexes here (survives restarts and kill -9); in memory if unset."),
     ] = None,
     api_key: Annotated[
         str | None, typer.Option(help="Require this Api-Key header.", envvar="HF_PINECONE_SERVER_KEY")

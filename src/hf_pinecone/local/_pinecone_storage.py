@@ -44,16 +44,16 @@ DEFAULT_COMPACT_BYTES = 256 * 1024 * 1024
 _SNAPSHOT_CHUNK = 20_000
 # Namespaces at least this large are searched with the int8 pre-pass (smaller ones: one exact float32 pass).
 INT8_MIN_ROWS = 32_768
-INT8_CHUNK_ROWS = 256
+INT8_CHUNK_ROWS = 512
 
 
 class Namespace:
     """Records of one namespace, row-aligned: ids, metadata, float32 vectors and per-row search helpers.
 
-    Besides the exact float32 matrix, each row keeps an int8 copy (``codes * scale`` approximates the row) and a
-    bound on that approximation's error. Large namespaces are searched with a cheap int8 pass that reads a
-    quarter of the bytes, then the few rows whose score could still reach the top k are rescored exactly from
-    the float32 matrix; the result is the exact top k (see :meth:`search`).
+    Besides the exact float32 matrix, each row keeps an int8 copy (``codes * scale`` approximates the row)
+    and a bound on that approximation's error. Large namespaces are searched with a cheap int8 pass that
+    reads a quarter of the bytes, then the few rows whose score could still reach the top k are rescored
+    exactly from the float32 matrix; the result is the exact top k (see :meth:`search`).
     """
 
     def __init__(self, dimension: int) -> None:
@@ -67,7 +67,7 @@ class Namespace:
         self.sqnorms: FloatArray = np.empty(0, dtype=np.float32)
         self.invnorms: FloatArray = np.empty(0, dtype=np.float32)
         self.scales: FloatArray = np.empty(0, dtype=np.float32)
-        # Upper bound of |x . q - approx(x) . q| / |q| for the row (residual norm plus float32 rounding slack).
+        # Upper bound of |x.q - approx(x).q| / |q| per row (residual norm plus float32 rounding slack).
         self.errors: FloatArray = np.empty(0, dtype=np.float32)
         self._columns: Columns | None = None
         self._sorted_ids: list[str] | None = None
@@ -267,7 +267,7 @@ class Namespace:
         if metric == "cosine":
             slack = self.errors[live] * self.invnorms[live]
         elif metric == "euclidean":
-            # The second term covers float32 rounding of |x|^2 + |q|^2, which can dwarf |x||q| when one is tiny.
+            # The second term covers float32 rounding of |x|^2 + |q|^2 (it can dwarf |x||q|).
             qq = np.float32(np.dot(query, query))
             slack = self.errors[live] * (2.0 * qnorm) + (self.sqnorms[live] + qq) * np.float32(1e-6)
         else:

@@ -1,4 +1,4 @@
-"""Run an ASGI app with uvicorn in a background thread on a loopback port (shared by every stand-in server)."""
+"""Run an ASGI app with uvicorn in a background thread on a loopback port (shared by all stand-ins)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def run_in_background(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> Iterator[str]:
+def run_in_background(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[str]:
     """Serve ``app`` in a daemon thread and yield its base URL (``http://host:port``).
 
     Args:
@@ -41,13 +43,25 @@ def run_in_background(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_l
     """
     # IPPROTO_TCP must be explicit: asyncio only sets TCP_NODELAY on accepted connections when the listening
     # socket's proto says TCP, and without it every small response waits ~40 ms for Nagle/delayed-ACK.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_keep_alive=30, backlog=2048)
+    # Pinecone fetches put up to 1,000 ids in the query string; h11's default 16 KB line limit is too small.
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        timeout_keep_alive=30,
+        backlog=2048,
+        h11_max_incomplete_event_size=1_048_576,
+    )
     server = _Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="hf-pinecone-server", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="hf-pinecone-server", daemon=True
+    )
     thread.start()
     while not server.ready.wait(0.05):
         if not thread.is_alive():

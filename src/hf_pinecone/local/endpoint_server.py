@@ -167,6 +167,7 @@ class SentenceTransformerEmbedder:
         self._path = None if model_path_or_id is None else os.fspath(model_path_or_id)
         self._device = device
         self._model: Any = None
+        self._warm = False
         self._load_lock = threading.Lock()
         self._call_lock = threading.Lock()
 
@@ -196,7 +197,9 @@ class SentenceTransformerEmbedder:
         """Load and warm up the model now (the server calls this at startup so the first request is fast)."""
         model = self._get_model()
         with self._call_lock:
-            model.encode(["warm up"], show_progress_bar=False)
+            if not self._warm:
+                model.encode(["warm up"], show_progress_bar=False)
+                self._warm = True
 
     @property
     def dimension(self) -> int:
@@ -748,9 +751,7 @@ def create_endpoint_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        load = getattr(emb, "load", None)
-        if callable(load):
-            await run_in_threadpool(load)
+        await run_in_threadpool(_load, emb)
         yield
 
     routes = [
@@ -767,7 +768,14 @@ def create_endpoint_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.stats = stats
+    app.state.embedder = emb
     return app
+
+
+def _load(embedder: Any) -> None:
+    load = getattr(embedder, "load", None)
+    if callable(load):
+        load()
 
 
 def _openai_payload(
@@ -844,6 +852,8 @@ def serve_endpoint(
         max_concurrent_requests=max_concurrent_requests,
         max_payload_bytes=max_payload_bytes,
     )
+    # Load the model here so that a bad model path raises its own error, not "server failed to start".
+    _load(app.state.embedder)
     if faults is not None:
         from hf_pinecone.local.faults import FaultInjector
 
@@ -858,6 +868,13 @@ def run_endpoint_server(
     model: str | None = None,
     api_key: str | None = None,
     max_batch_size: int = 32,
+    *,
+    embedder: Embedder | None = None,
+    delay: float = 0.0,
+    per_item_delay: float = 0.0,
+    replicas: int | None = None,
+    max_concurrent_requests: int = 512,
+    max_payload_bytes: int = 2_000_000,
 ) -> None:
     """Serve a local Inference Endpoint in the foreground until interrupted (``hf-pinecone serve endpoint``).
 
@@ -870,15 +887,49 @@ def run_endpoint_server(
         model: sentence-transformers model path or id; default the bundled all-MiniLM-L6-v2.
         api_key: Require ``Authorization: Bearer <api_key>``.
         max_batch_size: Most inputs per request.
+        embedder: See :func:`create_endpoint_app` (e.g. ``HashEmbedder()`` for a benchmark endpoint in its
+            own process).
+        delay: See :func:`create_endpoint_app`.
+        per_item_delay: See :func:`create_endpoint_app`.
+        replicas: See :func:`create_endpoint_app`.
+        max_concurrent_requests: See :func:`create_endpoint_app`.
+        max_payload_bytes: See :func:`create_endpoint_app`.
     """
     import uvicorn
 
-    app = create_endpoint_app(model=model, api_key=api_key, max_batch_size=max_batch_size)
+    # Bind first: a busy port fails in milliseconds, before seconds of model loading.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
+
+    app = create_endpoint_app(
+        model=model,
+        embedder=embedder,
+        api_key=api_key,
+        max_batch_size=max_batch_size,
+        delay=delay,
+        per_item_delay=per_item_delay,
+        replicas=replicas,
+        max_concurrent_requests=max_concurrent_requests,
+        max_payload_bytes=max_payload_bytes,
+    )
+    try:
+        _load(app.state.embedder)
+    except KeyboardInterrupt:
+        sock.close()
+        raise SystemExit(130) from None
+    except Exception as exc:
+        sock.close()
+        name = model or DEFAULT_MODEL_ID
+        print(f"error: could not load the model {name!r}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -895,4 +946,4 @@ def run_endpoint_server(
     finally:
         sock.close()
     if not server.started:
-        sys.exit(1)
+        raise SystemExit(1)

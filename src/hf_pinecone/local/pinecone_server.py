@@ -56,8 +56,10 @@ MAX_METADATA_BYTES = 40960
 MAX_ID_LENGTH = 512
 MAX_DIMENSION = 20_000
 MAX_TOP_K = 10_000
+MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
 MAX_IDS_PER_REQUEST = 1000
-MAX_LIST_LIMIT = 100
+# Pinecone documents a default of 100 and no maximum; 1000 mirrors its fetch/delete cap.
+MAX_LIST_LIMIT = 1000
 # Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 METRICS = ("cosine", "euclidean", "dotproduct")
@@ -340,7 +342,13 @@ def op_query(store: IndexStore, raw: bytes) -> dict[str, Any]:
                     if include_metadata and meta:
                         match["metadata"] = meta
                     matches.append(match)
-    return {"matches": matches, "namespace": namespace, "usage": {"readUnits": 1}}
+    result = {"matches": matches, "namespace": namespace, "usage": {"readUnits": 1}}
+    if (include_values or include_metadata) and len(orjson.dumps(result)) > MAX_QUERY_RESULT_BYTES:
+        raise invalid(
+            "Query result size exceeds the maximum of 4MB: use a lower topK, or set includeValues / "
+            "includeMetadata to false"
+        )
+    return result
 
 
 def op_fetch(store: IndexStore, ids: list[str], namespace: str) -> dict[str, Any]:
@@ -378,6 +386,8 @@ def op_delete(store: IndexStore, raw: bytes) -> dict[str, Any]:
     if given != 1:
         raise invalid("Exactly one of ids, deleteAll or filter must be provided")
     ids = _ids(ids_spec, what="delete ids") if ids_spec is not None else []
+    if body.get("filter") is not None and node is None:
+        raise invalid("filter must be a non-empty object (use deleteAll to delete a whole namespace)")
     with store.lock:
         if delete_all:
             store.delete_namespace(namespace)

@@ -9,6 +9,7 @@ cold-start waiting and per-record rejection all come from hf-pinecone's endpoint
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
@@ -21,6 +22,8 @@ from hf_pinecone.errors import ConfigurationError, EndpointRequestError
 __all__ = ["InferenceEndpointDocumentEmbedder", "InferenceEndpointTextEmbedder"]
 
 _TOKEN_ENV_VARS = ["HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN"]
+# Guards the one-time creation of each component's clients (pipelines may run components from threads).
+_BUILD_LOCK = threading.Lock()
 
 
 def _default_token() -> Secret:
@@ -88,36 +91,40 @@ class _EndpointEmbedder:
     @property
     def embeddings(self) -> InferenceEndpointEmbeddings:
         """The hf-pinecone embeddings object that owns the endpoint clients (created by :meth:`warm_up`)."""
-        if self._embeddings is None:
-            kwargs: dict[str, Any] = {}
-            # Left out when unset so that HF_ENDPOINT_URL is read now, at warm-up, not at construction.
-            if self.url:
-                kwargs["endpoint_url"] = self.url
-            token = self.token.resolve_value()
-            embeddings = InferenceEndpointEmbeddings(
-                # None lets the client fall back to HF_TOKEN and then to the token saved by `hf auth login`.
-                hf_token=SecretStr(token) if token else None,
-                endpoint_name=self.endpoint_name,
-                namespace=self.namespace,
-                prompt_name=self.prompt_name,
-                normalize=self.normalize,
-                truncate=self.truncate,
-                batch_size=self.batch_size,
-                max_concurrency=self.max_concurrency,
-                max_retries=self.max_retries,
-                timeout=self.timeout,
-                cold_start_timeout=self.cold_start_timeout,
-                allow_insecure_http=self.allow_insecure_http,
-                **kwargs,
+        with _BUILD_LOCK:
+            if self._embeddings is None:
+                self._embeddings = self._build()
+            return self._embeddings
+
+    def _build(self) -> InferenceEndpointEmbeddings:
+        kwargs: dict[str, Any] = {}
+        # Left out when unset so that HF_ENDPOINT_URL is read now, at warm-up, not at construction.
+        if self.url:
+            kwargs["endpoint_url"] = self.url
+        token = self.token.resolve_value()
+        embeddings = InferenceEndpointEmbeddings(
+            # None lets the client fall back to HF_TOKEN and then to the token saved by `hf auth login`.
+            hf_token=SecretStr(token) if token else None,
+            endpoint_name=self.endpoint_name,
+            namespace=self.namespace,
+            prompt_name=self.prompt_name,
+            normalize=self.normalize,
+            truncate=self.truncate,
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            cold_start_timeout=self.cold_start_timeout,
+            allow_insecure_http=self.allow_insecure_http,
+            **kwargs,
+        )
+        # Checked before caching, so that setting HF_ENDPOINT_URL afterwards and warming up again works.
+        if not embeddings.endpoint_url and not embeddings.endpoint_name:
+            raise ConfigurationError(
+                f"{type(self).__name__} has no endpoint: "
+                "pass url=..., set HF_ENDPOINT_URL, or pass endpoint_name"
             )
-            # Checked before caching, so that setting HF_ENDPOINT_URL afterwards and warming up again works.
-            if not embeddings.endpoint_url and not embeddings.endpoint_name:
-                raise ConfigurationError(
-                    f"{type(self).__name__} has no endpoint: "
-                    "pass url=..., set HF_ENDPOINT_URL, or pass endpoint_name"
-                )
-            self._embeddings = embeddings
-        return self._embeddings
+        return embeddings
 
     def warm_up(self) -> None:
         """Build the endpoint client; raises ``ConfigurationError`` when no endpoint is configured."""

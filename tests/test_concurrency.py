@@ -1,0 +1,325 @@
+"""Adaptive concurrency: the pure policy (driven by a deterministic simulated endpoint) and the limiter.
+
+The policy tests use a discrete-event simulation of an endpoint (``replicas`` requests served at once, the
+rest queued, ``429`` past ``max_concurrent``) instead of a server: it is the only way to run the policy for
+tens of simulated seconds, deterministically, in milliseconds. The limiter tests use real threads and a
+real event loop, synchronised with events (no sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import pytest
+
+from hf_pinecone._concurrency import (
+    DEFAULT_INITIAL_CONCURRENCY,
+    DEFAULT_MAX_CONCURRENCY,
+    AdaptivePolicy,
+    ConcurrencyLimiter,
+    FixedPolicy,
+    LimitPolicy,
+    Sample,
+)
+
+
+# --------------------------------------------------------------------------------------- simulation
+@dataclass
+class SimResult:
+    throughput: float  # requests/s served in the second half
+    mean_limit: float  # time-weighted by events, second half
+    max_limit: int
+    rejected: int
+    served: int
+
+
+def simulate(
+    policy: LimitPolicy,
+    *,
+    replicas: int,
+    service: float = 0.06,
+    max_concurrent: int = 10**9,
+    duration: float = 20.0,
+    jitter: float = 0.3,
+) -> SimResult:
+    """A client with unbounded demand against an endpoint with ``replicas`` servers and a FIFO queue."""
+    events: list[tuple[float, int, str, float]] = []
+    seq = itertools.count()
+    queue: deque[float] = deque()
+    state = {"client": 0, "server": 0, "active": 0}
+    counter = itertools.count()
+    rejected = served_late = 0
+    limits: list[int] = []
+
+    def service_time() -> float:  # deterministic pseudo-jitter in [1 - jitter, 1 + jitter]
+        return service * (1 + jitter * ((next(counter) * 7919) % 11 - 5) / 5)
+
+    def fill(now: float) -> None:
+        while state["client"] < policy.limit:
+            state["client"] += 1
+            policy.on_acquire(in_flight=state["client"], waiting=1, now=now)
+            if state["server"] >= max_concurrent:
+                heapq.heappush(events, (now + 0.001, next(seq), "reject", now))
+                continue
+            state["server"] += 1
+            if state["active"] < replicas:
+                state["active"] += 1
+                heapq.heappush(events, (now + service_time(), next(seq), "done", now))
+            else:
+                queue.append(now)
+
+    fill(0.0)
+    while events:
+        now, _, kind, started = heapq.heappop(events)
+        if now > duration:
+            break
+        if now > duration / 2:
+            limits.append(policy.limit)
+        state["client"] -= 1
+        if kind == "done":
+            state["server"] -= 1
+            state["active"] -= 1
+            if queue:
+                state["active"] += 1
+                heapq.heappush(events, (now + service_time(), next(seq), "done", queue.popleft()))
+            policy.on_sample(Sample(started, now))
+            served_late += now > duration / 2
+        else:
+            rejected += 1
+            policy.on_sample(Sample(started, now, overloaded=True))
+        fill(now)
+    return SimResult(
+        throughput=served_late / (duration / 2),
+        mean_limit=sum(limits) / len(limits),
+        max_limit=max(limits),
+        rejected=rejected,
+        served=served_late,
+    )
+
+
+# ------------------------------------------------------------------------------------------- policy
+def test_grows_to_the_ceiling_on_an_endpoint_that_serves_64_at_once() -> None:
+    policy = AdaptivePolicy()
+    fixed = simulate(FixedPolicy(DEFAULT_INITIAL_CONCURRENCY), replicas=64)
+    result = simulate(policy, replicas=64)
+    capacity = 64 / 0.06
+    assert policy.limit == DEFAULT_MAX_CONCURRENCY
+    assert result.throughput >= 0.95 * capacity
+    assert result.throughput >= 6 * fixed.throughput  # the old fixed 8 leaves most replicas idle
+    assert [reason for _, _, reason in policy.history][:3] == ["slow start"] * 3
+
+
+def test_does_not_pile_up_requests_on_an_endpoint_that_serves_4_at_once() -> None:
+    result = simulate(AdaptivePolicy(), replicas=4)
+    assert result.throughput >= 0.95 * 4 / 0.06
+    # Extra requests would only wait in the endpoint's queue: the limit stays near its parallelism.
+    assert result.mean_limit <= 8
+    assert result.max_limit < 16
+
+
+def test_backs_off_on_429_and_stays_below_the_overload_point() -> None:
+    adaptive = simulate(AdaptivePolicy(), replicas=4, max_concurrent=4)
+    fixed = simulate(FixedPolicy(8), replicas=4, max_concurrent=4)
+    assert adaptive.throughput >= 0.95 * 4 / 0.06
+    assert adaptive.mean_limit <= 5
+    # Probing past the overload point is rare (backed-off exponentially), unlike a fixed limit of 8.
+    assert adaptive.rejected < 0.05 * adaptive.served
+    assert fixed.rejected > 10 * fixed.served
+
+
+def test_one_decrease_per_overload_episode() -> None:
+    policy = AdaptivePolicy(initial=20)
+    # Ten requests sent at t=0..0.9 all come back 429 at t=1.0..1.9: one episode, one cut.
+    for i in range(10):
+        policy.on_sample(Sample(started=i / 10, finished=1 + i / 10, overloaded=True))
+    assert policy.limit == 14  # ceil(20 * 0.7)
+    # A request sent after the cut and refused again is a new episode.
+    policy.on_sample(Sample(started=2.5, finished=2.6, overloaded=True))
+    assert policy.limit == 10
+
+
+def test_small_limits_decrease_by_at_least_one_and_never_below_the_minimum() -> None:
+    policy = AdaptivePolicy(initial=2, minimum=1)
+    policy.on_sample(Sample(0.0, 0.1, overloaded=True))
+    assert policy.limit == 1
+    policy.on_sample(Sample(0.2, 0.3, overloaded=True))
+    assert policy.limit == 1
+
+
+def test_windows_without_queued_demand_do_not_change_the_limit() -> None:
+    policy = AdaptivePolicy(initial=8)
+    now = 0.0
+    for _ in range(500):  # one request at a time: the client never has more to send than the limit allows
+        policy.on_acquire(in_flight=1, waiting=0, now=now)
+        policy.on_sample(Sample(now, now + 0.05))
+        now += 0.05
+    assert policy.limit == 8
+    assert not policy.history
+
+
+def test_limit_stays_within_bounds_and_arguments_are_validated() -> None:
+    policy = AdaptivePolicy(initial=100, minimum=2, maximum=10)
+    assert policy.limit == 10
+    simulate(policy, replicas=64, duration=5)
+    assert policy.limit == 10
+    assert 2 <= simulate(AdaptivePolicy(minimum=2, maximum=3), replicas=1, duration=5).mean_limit <= 3
+    with pytest.raises(ValueError, match="minimum"):
+        AdaptivePolicy(minimum=0)
+    with pytest.raises(ValueError, match="minimum"):
+        AdaptivePolicy(minimum=5, maximum=4)
+    with pytest.raises(ValueError, match="backoff"):
+        AdaptivePolicy(backoff=1.0)
+    with pytest.raises(ValueError, match="max_concurrency"):
+        FixedPolicy(0)
+
+
+# ------------------------------------------------------------------------------------------ limiter
+class StubPolicy:
+    """A policy whose limit the test sets, recording what the limiter tells it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.samples: list[Sample] = []
+        self.acquires: list[tuple[int, int]] = []
+
+    def on_acquire(self, *, in_flight: int, waiting: int, now: float) -> None:
+        self.acquires.append((in_flight, waiting))
+
+    def on_sample(self, sample: Sample) -> None:
+        self.samples.append(sample)
+
+
+def test_threads_never_exceed_the_limit_and_are_served_first_come_first_served() -> None:
+    policy = StubPolicy(1)
+    limiter = ConcurrencyLimiter(policy)
+    release = threading.Event()
+    holding = threading.Event()
+    entered: list[int] = []
+    peak = 0
+
+    def work(i: int) -> None:
+        nonlocal peak
+        with limiter.slot():
+            entered.append(i)
+            peak = max(peak, limiter.in_flight)
+            if i == 0:
+                holding.set()
+                release.wait(10)
+
+    threads = [threading.Thread(target=work, args=(0,))]
+    threads[0].start()
+    assert holding.wait(10)
+    for i in range(1, 5):  # queued in this order: each is started once the previous one waits
+        thread = threading.Thread(target=work, args=(i,))
+        thread.start()
+        threads.append(thread)
+        while len(limiter._waiters) < i:
+            threading.Event().wait(0.001)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert entered == [0, 1, 2, 3, 4]
+    assert peak == 1
+    assert limiter.in_flight == 0
+    assert len(policy.samples) == 5
+
+
+async def test_tasks_never_exceed_the_limit_and_a_raised_limit_wakes_waiters() -> None:
+    policy = StubPolicy(1)
+    limiter = ConcurrencyLimiter(policy)
+    first_done, rest_done = asyncio.Event(), asyncio.Event()
+    inside: set[int] = set()
+    peak = 0
+
+    async def work(i: int) -> None:
+        nonlocal peak
+        async with limiter.aslot():
+            inside.add(i)
+            peak = max(peak, len(inside))
+            await (first_done if i == 0 else rest_done).wait()
+            inside.discard(i)
+
+    tasks = [asyncio.create_task(work(i)) for i in range(5)]
+    while not inside:
+        await asyncio.sleep(0)
+    assert inside == {0} and len(limiter._waiters) == 4
+    policy.limit = 3  # takes effect at the next release
+    first_done.set()
+    while len(inside) < 3:
+        await asyncio.sleep(0)
+    assert inside == {1, 2, 3} and len(limiter._waiters) == 1 and limiter.in_flight == 3
+    rest_done.set()
+    await asyncio.gather(*tasks)
+    assert peak == 3
+    assert limiter.in_flight == 0
+
+
+async def test_cancelled_waiter_gives_back_its_slot() -> None:
+    policy = StubPolicy(1)
+    limiter = ConcurrencyLimiter(policy)
+    hold = asyncio.Event()
+    got = asyncio.Event()
+
+    async def holder() -> None:
+        async with limiter.aslot():
+            got.set()
+            await hold.wait()
+
+    async def waiter() -> None:
+        async with limiter.aslot():
+            raise AssertionError("a cancelled waiter must not run")
+
+    first = asyncio.create_task(holder())
+    await got.wait()
+    second = asyncio.create_task(waiter())
+    while not limiter._waiters:
+        await asyncio.sleep(0)
+    second.cancel()
+    hold.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert limiter.in_flight == 0 and not limiter._waiters
+    async with limiter.aslot():  # the slot is free again
+        assert limiter.in_flight == 1
+
+
+async def test_granted_then_cancelled_waiter_releases_the_slot() -> None:
+    """The slot is handed over while the waiting task is being cancelled: it must not leak."""
+    policy = StubPolicy(1)
+    limiter = ConcurrencyLimiter(policy)
+    entered = asyncio.Event()
+
+    async def waiter() -> None:
+        async with limiter.aslot():
+            entered.set()
+
+    with limiter.slot():  # a thread-style holder on the loop's thread, released below
+        task = asyncio.create_task(waiter())
+        while not limiter._waiters:
+            await asyncio.sleep(0)
+    # Released: the slot was granted to the task, whose wake-up is scheduled; cancel before it runs.
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not entered.is_set()
+    assert limiter.in_flight == 0
+
+
+def test_permit_reports_overload_and_failed_requests_are_not_measured() -> None:
+    policy = StubPolicy(4)
+    limiter = ConcurrencyLimiter(policy)
+    with limiter.slot() as permit:
+        permit.overloaded = True
+    with pytest.raises(RuntimeError), limiter.slot():
+        raise RuntimeError("transport blew up")
+    with limiter.slot() as permit:
+        permit.ignore = True
+    assert [s.overloaded for s in policy.samples] == [True]
+    assert limiter.in_flight == 0
+    assert policy.acquires[0] == (1, 0)
