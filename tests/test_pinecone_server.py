@@ -245,6 +245,7 @@ def test_int8_prepass_returns_the_exact_top_k(
     from hf_pinecone.local import _pinecone_storage
 
     monkeypatch.setattr(_pinecone_storage, "INT8_MIN_ROWS", 1000)
+    monkeypatch.setattr(_pinecone_storage, "INT8_PARALLEL_MIN_ROWS", 2000 if metric == "cosine" else 10**9)
     rng = np.random.default_rng(11)
     centers = rng.normal(size=(8, 32))
     # Clustered data with varied norms: many near-ties, the hard case for a bound-based pre-filter.

@@ -34,6 +34,11 @@ _EXPORTS: dict[str, str] = {
     # configuration
     "Settings": "hf_pinecone.config",
     "from_env": "hf_pinecone.stack",
+    "open_stack": "hf_pinecone.stack",
+    "Stack": "hf_pinecone.stack",
+    # retrieval helpers
+    "ScoredRetriever": "hf_pinecone.retrieval",
+    "format_docs": "hf_pinecone.retrieval",
     # errors
     "HfPineconeError": "hf_pinecone.errors",
     "ConfigurationError": "hf_pinecone.errors",
@@ -68,28 +73,105 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hf_pinecone._retry import RetryPolicy
-    from hf_pinecone.config import Settings
-    from hf_pinecone.embeddings import InferenceEndpointEmbeddings
-    from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig
-    from hf_pinecone.errors import (
-        ConfigurationError,
-        EndpointAuthError,
-        EndpointError,
-        EndpointRequestError,
-        EndpointResponseError,
-        EndpointUnavailableError,
-        HfPineconeError,
-        IndexMismatchError,
-        IndexNotFoundError,
-        IngestError,
-        InsecureTransportError,
-        InvalidRecordError,
-        MetadataTooLargeError,
-        PineconeStoreError,
+    from hf_pinecone._retry import (
+        RetryPolicy as RetryPolicy,
     )
-    from hf_pinecone.ids import content_id
-    from hf_pinecone.ingest import IngestReport, aingest, ingest
-    from hf_pinecone.lifecycle import EndpointInfo, ensure_endpoint, resolve_endpoint_url
-    from hf_pinecone.stack import from_env
-    from hf_pinecone.store import PineconeStore, ensure_index
+    from hf_pinecone.config import (
+        Settings as Settings,
+    )
+    from hf_pinecone.embeddings import (
+        InferenceEndpointEmbeddings as InferenceEndpointEmbeddings,
+    )
+    from hf_pinecone.endpoint import (
+        AsyncEndpointClient as AsyncEndpointClient,
+    )
+    from hf_pinecone.endpoint import (
+        EndpointClient as EndpointClient,
+    )
+    from hf_pinecone.endpoint import (
+        EndpointConfig as EndpointConfig,
+    )
+    from hf_pinecone.errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from hf_pinecone.errors import (
+        EndpointAuthError as EndpointAuthError,
+    )
+    from hf_pinecone.errors import (
+        EndpointError as EndpointError,
+    )
+    from hf_pinecone.errors import (
+        EndpointRequestError as EndpointRequestError,
+    )
+    from hf_pinecone.errors import (
+        EndpointResponseError as EndpointResponseError,
+    )
+    from hf_pinecone.errors import (
+        EndpointUnavailableError as EndpointUnavailableError,
+    )
+    from hf_pinecone.errors import (
+        HfPineconeError as HfPineconeError,
+    )
+    from hf_pinecone.errors import (
+        IndexMismatchError as IndexMismatchError,
+    )
+    from hf_pinecone.errors import (
+        IndexNotFoundError as IndexNotFoundError,
+    )
+    from hf_pinecone.errors import (
+        IngestError as IngestError,
+    )
+    from hf_pinecone.errors import (
+        InsecureTransportError as InsecureTransportError,
+    )
+    from hf_pinecone.errors import (
+        InvalidRecordError as InvalidRecordError,
+    )
+    from hf_pinecone.errors import (
+        MetadataTooLargeError as MetadataTooLargeError,
+    )
+    from hf_pinecone.errors import (
+        PineconeStoreError as PineconeStoreError,
+    )
+    from hf_pinecone.ids import (
+        content_id as content_id,
+    )
+    from hf_pinecone.ingest import (
+        IngestReport as IngestReport,
+    )
+    from hf_pinecone.ingest import (
+        aingest as aingest,
+    )
+    from hf_pinecone.ingest import (
+        ingest as ingest,
+    )
+    from hf_pinecone.lifecycle import (
+        EndpointInfo as EndpointInfo,
+    )
+    from hf_pinecone.lifecycle import (
+        ensure_endpoint as ensure_endpoint,
+    )
+    from hf_pinecone.lifecycle import (
+        resolve_endpoint_url as resolve_endpoint_url,
+    )
+    from hf_pinecone.retrieval import (
+        ScoredRetriever as ScoredRetriever,
+    )
+    from hf_pinecone.retrieval import (
+        format_docs as format_docs,
+    )
+    from hf_pinecone.stack import (
+        Stack as Stack,
+    )
+    from hf_pinecone.stack import (
+        from_env as from_env,
+    )
+    from hf_pinecone.stack import (
+        open_stack as open_stack,
+    )
+    from hf_pinecone.store import (
+        PineconeStore as PineconeStore,
+    )
+    from hf_pinecone.store import (
+        ensure_index as ensure_index,
+    )

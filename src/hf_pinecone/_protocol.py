@@ -496,7 +496,7 @@ class EndpointProtocol:
                 return [error]
             raise error
         try:
-            response = yield from self._send_with_retries(body)
+            data = yield from self._send_with_retries(body)
         except EndpointRequestError as error:
             smaller = learned_batch_size(error.status_code or 0, error.server_message, len(texts))
             if smaller is not None:
@@ -510,19 +510,31 @@ class EndpointProtocol:
             first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
             second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
             return first + second
-        return list(parse_embeddings(response.body, expected=len(texts), url=self.url))
+        return list(parse_embeddings(data, expected=len(texts), url=self.url))
 
-    def _send_with_retries(self, body: bytes) -> Generator[Action, Outcome | None, Response]:
-        attempt = 0
+    def _send_with_retries(self, body: bytes) -> Generator[Action, Outcome | None, Any]:
+        """Send ``body`` until a 2xx JSON answer arrives; return the decoded JSON."""
+        attempt = 0  # retries of ordinary transient failures, bounded by max_retries
+        cold_polls = 0  # 503s while a cold start is waited out, bounded by cold_start_timeout instead
         cold_start_deadline: float | None = None
         while True:
             outcome = yield Send(body)
             assert outcome is not None
             retry_after: float | None = None
-            if isinstance(outcome, Response):
-                if 200 <= outcome.status < 300:
+            error: EndpointError
+            if isinstance(outcome, Response) and 200 <= outcome.status < 300:
+                try:
+                    data = json.loads(outcome.body)
+                except ValueError:
+                    # A cut-off body or a proxy's HTML page under a 2xx status: transient, so retried; a
+                    # well-formed answer of the wrong shape is not (parse_embeddings rejects it).
+                    error = _malformed(self.url, "body is not JSON: " + repr(bytes(outcome.body[:80])))
+                    if attempt >= self.retry.max_retries:
+                        raise error from None
+                else:
                     self._mark_ready()
-                    return outcome
+                    return data
+            elif isinstance(outcome, Response):
                 message = server_message(outcome.body)
                 error = classify_error(outcome.status, self.url, message, secrets=self.secrets)
                 if 300 <= outcome.status < 400:
@@ -544,12 +556,12 @@ class EndpointProtocol:
                     if now < cold_start_deadline:
                         self._announce_starting()
                         # Cap the exponent: a long cold start should poll steadily, not back off unboundedly.
-                        delay = self.retry.delay(min(attempt, 6), retry_after)
+                        delay = self.retry.delay(min(cold_polls, 6), retry_after)
                         delay = min(delay, max(0.0, cold_start_deadline - now))
-                        attempt += 1
+                        cold_polls += 1
                         yield Sleep(delay)
                         continue
-                    if attempt >= self.retry.max_retries:
+                    if cold_polls > 0 or attempt >= self.retry.max_retries:
                         raise EndpointUnavailableError(
                             f"{error} (still unavailable after waiting {self.cold_start_timeout:.0f} s "
                             "for the endpoint to start)",

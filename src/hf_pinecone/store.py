@@ -453,11 +453,24 @@ def _retry_delay(policy: RetryPolicy, operation: str, exc: BaseException, attemp
     return delay
 
 
+def _answer(result: T, operation: str) -> T:
+    """Refuse a 2xx body that is not the JSON asked for: the SDK then hands back the raw text.
+
+    A proxy's HTML page or a cut-off body is no acknowledgement (an upsert answered that way may never have
+    reached the index), so it is raised as a protocol error and retried like a dropped connection.
+    """
+    if isinstance(result, (str, bytes)):
+        from pinecone.exceptions import PineconeProtocolError
+
+        raise PineconeProtocolError(f"Pinecone {operation} answered a body that is not the expected JSON")
+    return result
+
+
 def _call_with_retry(policy: RetryPolicy, operation: str, call: Callable[[], T]) -> T:
     attempt = 0
     while True:
         try:
-            return call()
+            return _answer(call(), operation)
         except Exception as exc:
             delay = _retry_delay(policy, operation, exc, attempt)
             if delay is None:
@@ -470,7 +483,7 @@ async def _acall_with_retry(policy: RetryPolicy, operation: str, call: Callable[
     attempt = 0
     while True:
         try:
-            return await call()
+            return _answer(await call(), operation)
         except Exception as exc:
             delay = _retry_delay(policy, operation, exc, attempt)
             if delay is None:

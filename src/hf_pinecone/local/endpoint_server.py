@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -49,7 +48,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local._runner import bind_socket, run_in_background, serve_foreground
 
 if TYPE_CHECKING:
     from hf_pinecone.local.faults import FaultPlan
@@ -895,20 +894,12 @@ def run_endpoint_server(
         max_concurrent_requests: See :func:`create_endpoint_app`.
         max_payload_bytes: See :func:`create_endpoint_app`.
     """
-    import uvicorn
-
     # Bind first: a busy port fails in milliseconds, before seconds of model loading.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = bind_socket(host, port)
     except OSError as exc:
-        sock.close()
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
-    bound_port = sock.getsockname()[1]
-    url_host = f"[{host}]" if ":" in host else host
-
     app = create_endpoint_app(
         model=model,
         embedder=embedder,
@@ -931,19 +922,4 @@ def run_endpoint_server(
         print(f"error: could not load the model {name!r}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
-    class _Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=sockets)
-            if not self.should_exit:
-                print(f"listening on http://{url_host}:{bound_port}", flush=True)
-
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=30, backlog=2048)
-    server = _Server(config)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
-        pass
-    finally:
-        sock.close()
-    if not server.started:
-        raise SystemExit(1)
+    serve_foreground(app, sock)

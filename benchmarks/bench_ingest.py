@@ -1,0 +1,259 @@
+"""Scenario 1: ingestion against a remote-like endpoint, and adaptive concurrency.
+
+The endpoint behaves like a GPU endpoint across a network: deterministic vectors (no model), a fixed delay per
+request, a per-item cost and a bounded number of requests served at once (replicas), so its capacity is known
+from its parameters. Contenders, each on a fresh index of the same local Pinecone server, alternating:
+
+(a) the tutorial's loop: ``requests.post`` per batch of 64 to the toolkit route, then ``index.upsert``;
+(b) the LangChain peer path: ``OpenAIEmbeddings(base_url=<endpoint>/v1, check_embedding_ctx_length=False)``
+    with ``PineconeVectorStore.add_texts``;
+(c) ``hf_pinecone.ingest`` with default settings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks._common import (
+    EndpointSpec,
+    Runs,
+    alternate,
+    corpus,
+    endpoint_server,
+    endpoint_stats,
+    fresh_index,
+    goal,
+    index_count,
+    log,
+    pinecone_server,
+    table,
+)
+
+TUTORIAL_BATCH = 64
+# Round trip plus fixed per-request cost of a GPU endpoint across a network, and its per-input cost.
+DELAY = 0.04
+PER_ITEM_DELAY = 0.0005
+
+
+def endpoint_spec(replicas: int, **kwargs: Any) -> EndpointSpec:
+    """The remote-like endpoint. Its batch limit is 64 so that the tutorial's batches are accepted."""
+    return EndpointSpec(
+        delay=DELAY, per_item_delay=PER_ITEM_DELAY, replicas=replicas, max_batch_size=TUTORIAL_BATCH, **kwargs
+    )
+
+
+# ------------------------------------------------------------------------------------------ contenders
+def run_tutorial(url: str, pinecone_url: str, texts: list[str]) -> float:
+    """(a) The tutorial's loop, verbatim apart from names: one request, then one upsert, per batch of 64."""
+    import requests
+    from pinecone import Pinecone
+
+    with fresh_index(pinecone_url) as host:
+        index = Pinecone(api_key="local", host=pinecone_url).Index(host=host)
+        headers = {"Authorization": "Bearer hf_xxx", "Content-Type": "application/json"}
+        start = time.perf_counter()
+        for i in range(0, len(texts), TUTORIAL_BATCH):
+            i_end = min(i + TUTORIAL_BATCH, len(texts))
+            batch = texts[i:i_end]
+            res = requests.post(url, headers=headers, json={"inputs": batch})
+            emb = res.json()["embeddings"]
+            meta = [{"text": text} for text in batch]
+            ids = [str(x) for x in range(i, i_end)]
+            index.upsert(vectors=list(zip(ids, emb, meta, strict=True)))
+        seconds = time.perf_counter() - start
+        _check(pinecone_url, host, len(texts))
+    return len(texts) / seconds
+
+
+def run_langchain(url: str, pinecone_url: str, texts: list[str], chunk_size: int) -> float:
+    """(b) OpenAIEmbeddings against the endpoint's OpenAI route + PineconeVectorStore.add_texts (defaults)."""
+    from langchain_openai import OpenAIEmbeddings
+    from langchain_pinecone import PineconeVectorStore
+    from pinecone import Pinecone
+
+    with fresh_index(pinecone_url) as host:
+        embeddings = OpenAIEmbeddings(
+            model="hf-pinecone/hash-embedder",
+            base_url=f"{url}/v1",
+            api_key="x",  # type: ignore[arg-type]
+            check_embedding_ctx_length=False,
+            # Required: the default (1,000 inputs per request) is refused with 422 by an endpoint whose
+            # batch limit is lower, as TEI's is (--max-client-batch-size).
+            chunk_size=chunk_size,
+        )
+        store = PineconeVectorStore(index=Pinecone(api_key="local", host=pinecone_url).Index(host=host),
+                                    embedding=embeddings)
+        start = time.perf_counter()
+        store.add_texts(texts)
+        seconds = time.perf_counter() - start
+        _check(pinecone_url, host, len(texts))
+    return len(texts) / seconds
+
+
+def run_library(url: str, pinecone_url: str, texts: list[str], **embedding_options: Any) -> float:
+    """(c) ``hf_pinecone.ingest`` with default settings (``embedding_options`` only for the fixed-8 baseline)."""
+    from hf_pinecone import InferenceEndpointEmbeddings, PineconeStore, ingest
+
+    with fresh_index(pinecone_url) as host:
+        embeddings = InferenceEndpointEmbeddings(endpoint_url=url, **embedding_options)
+        store = PineconeStore(embedding=embeddings, pinecone_api_key="local", host=host)
+        start = time.perf_counter()
+        report = ingest(texts, store=store, progress=False)
+        seconds = time.perf_counter() - start
+        limit = embeddings.async_client.max_concurrency if hasattr(embeddings, "async_client") else None
+        embeddings.close()
+        assert report.upserted == len(texts), report
+        _check(pinecone_url, host, len(texts))
+    run_library.last_limit = limit  # type: ignore[attr-defined]
+    return len(texts) / seconds
+
+
+def _check(pinecone_url: str, host: str, expected: int) -> None:
+    stored = index_count(pinecone_url, host)
+    if stored != expected:
+        raise AssertionError(f"{stored} vectors stored, expected {expected}")
+
+
+# ------------------------------------------------------------------------------------------- scenario
+@dataclass
+class IngestResult:
+    spec: EndpointSpec
+    records: int
+    runs: dict[str, Runs]
+
+    def ratio(self, a: str, b: str) -> float:
+        return self.runs[a].median / self.runs[b].median
+
+
+def compare(spec: EndpointSpec, records: int, repetitions: int, pinecone_url: str) -> IngestResult:
+    """(a), (b), (c) against one endpoint, alternating."""
+    texts = corpus(records)
+    with endpoint_server(spec) as url:
+        log(f"scenario 1: {records:,} records, {spec.describe()}")
+        contenders = {
+            "a": lambda: run_tutorial(url, pinecone_url, texts),
+            "b": lambda: run_langchain(url, pinecone_url, texts, spec.max_batch_size),
+            "c": lambda: run_library(url, pinecone_url, texts),
+        }
+        runs = alternate(contenders, repetitions)
+    return IngestResult(spec, records, runs)
+
+
+@dataclass
+class AdaptResult:
+    label: str
+    spec: EndpointSpec
+    rows: list[tuple[str, float, int, int | None]]  # setting, records/s (median), 429s, final limit
+
+
+def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptResult]:
+    """hf_pinecone.ingest with the old fixed concurrency (8), a fixed 64, and the adaptive default."""
+    texts = corpus(records)
+    endpoints = [
+        ("serves 4 at once (429 past 4)", endpoint_spec(4, max_concurrent=4)),
+        ("serves 64 at once (429 past 64)", endpoint_spec(64, max_concurrent=64)),
+    ]
+    settings: list[tuple[str, dict[str, Any]]] = [
+        ("fixed max_concurrency=8 (old default)", {"max_concurrency": 8}),
+        ("fixed max_concurrency=64", {"max_concurrency": 64}),
+        ("adaptive (default)", {}),
+    ]
+    results = []
+    for label, spec in endpoints:
+        with endpoint_server(spec) as url:
+            log(f"adaptation: {label}")
+            overloaded: dict[str, list[int]] = {name: [] for name, _ in settings}
+            limits: dict[str, int | None] = {}
+
+            def make(name: str, options: dict[str, Any], url: str = url) -> Any:
+                def run() -> float:
+                    before = endpoint_stats(url)["overloaded"]
+                    value = run_library(url, pinecone_url, texts, **options)
+                    overloaded[name].append(endpoint_stats(url)["overloaded"] - before)
+                    limits[name] = run_library.last_limit  # type: ignore[attr-defined]
+                    return value
+
+                return run
+
+            runs = alternate({name: make(name, options) for name, options in settings}, repetitions)
+            rows = [
+                (name, runs[name].median, sorted(overloaded[name])[len(overloaded[name]) // 2], limits[name])
+                for name, _ in settings
+            ]
+            results.append(AdaptResult(label, spec, rows))
+    return results
+
+
+def run(*, records: int, repetitions: int, adapt_records: int) -> tuple[str, dict[str, Any]]:
+    """Scenario 1 and the adaptation table; returns (markdown, numbers)."""
+    with pinecone_server() as pinecone_url:
+        main = compare(endpoint_spec(4), records, repetitions, pinecone_url)
+        wide = compare(endpoint_spec(64), records, max(1, repetitions - 1), pinecone_url)
+        adapt = adaptation(adapt_records, repetitions, pinecone_url)
+    return render(main, wide, adapt), {
+        "replicas_4": {k: v.values for k, v in main.runs.items()},
+        "replicas_64": {k: v.values for k, v in wide.runs.items()},
+        "adaptation": {a.label: a.rows for a in adapt},
+    }
+
+
+def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> str:
+    out = []
+    names = {
+        "a": "(a) tutorial loop: requests.post per 64 + index.upsert",
+        "b": "(b) OpenAIEmbeddings + PineconeVectorStore.add_texts",
+        "c": "(c) hf_pinecone.ingest (defaults)",
+    }
+    summary_rows = []
+    for result in (main, wide):
+        spec = result.spec
+        cap = spec.capacity()
+        cap32 = spec.capacity(32)
+        out.append(
+            f"**{spec.replicas} replicas** — `{spec.describe()}`: capacity {cap:,.0f} records/s with batches of "
+            f"{spec.max_batch_size} (the endpoint's limit), {cap32:,.0f} records/s with batches of 32 "
+            f"(the library's default `batch_size`, TEI's default limit). {result.records:,} records, "
+            f"{len(result.runs['c'].values)} alternating repetitions, medians.\n"
+        )
+        rows = [
+            [names[k], f"{result.runs[k].median:,.0f}", result.runs[k].spread(), f"{result.runs[k].median / cap:.2f}"]
+            for k in ("a", "b", "c")
+        ]
+        out.append(table(["contender", "records/s (median)", "min-max", "of capacity"], rows))
+        out.append("")
+        ca, cb, ccap = result.ratio("c", "a"), result.ratio("c", "b"), result.runs["c"].median / cap
+        summary_rows.append(
+            [
+                f"{spec.replicas} replicas",
+                f"{ca:.1f} ({goal(ca >= 20)})",
+                f"{cb:.1f} ({goal(cb >= 3)})",
+                f"{ccap:.2f} ({goal(ccap >= 0.9)})",
+                f"{result.runs['c'].median / cap32:.2f}",
+            ]
+        )
+    out.append("Ratios (goals: c/a >= 20, c/b >= 3, c/capacity >= 0.9):\n")
+    out.append(
+        table(
+            ["endpoint", "c/a", "c/b", "c/capacity", "c/capacity at batch 32"],
+            summary_rows,
+        )
+    )
+    out.append("")
+    out.append(
+        "**Adaptive concurrency.** `hf_pinecone.ingest` with the client's concurrency fixed at 8 (the old "
+        "default), fixed at 64, and adaptive (the default: starts at 8, grows while throughput grows, backs "
+        "off on 429 / queueing, at most 64), against an endpoint that serves 4 requests at once and answers "
+        "`429 Overloaded` past 4 (`max_concurrent_requests=4`, like TEI past its limit) and one that serves 64.\n"
+    )
+    for a in adapt:
+        cap = a.spec.capacity()
+        rows = [
+            [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", "-" if limit is None else str(limit)]
+            for name, rate, n429, limit in a.rows
+        ]
+        out.append(f"Endpoint that {a.label}: `{a.spec.describe()}`, capacity {cap:,.0f} records/s.\n")
+        out.append(table(["client concurrency", "records/s", "of capacity", "429s per run", "limit at end"], rows))
+        out.append("")
+    return "\n".join(out)
