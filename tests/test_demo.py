@@ -1,6 +1,6 @@
 """``hf-pinecone demo`` and ``examples/tutorial.py``: offline, end to end, with the real bundled model.
 
-Both load all-MiniLM-L6-v2 and embed the 1,500 bundled sentences on CPU, so they are marked slow.
+Both load all-MiniLM-L6-v2 and embed the 1,000 bundled sentences on CPU, so they are marked slow.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_demo_runs_offline_and_finds_the_tutorial_answers() -> None:
     result = subprocess.run(cmd, env=_offline_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["ingest"]["upserted"] == out["ingest"]["read"] == 1500
+    assert out["ingest"]["upserted"] == out["ingest"]["read"] == 1000
     assert [q["query"] for q in out["queries"]] == list(TUTORIAL_QUERIES)
     horse, banana, bikes = (q["matches"] for q in out["queries"])
     assert all(len(m) == 5 for m in (horse, banana, bikes))

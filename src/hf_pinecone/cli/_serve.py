@@ -22,14 +22,33 @@ def serve_endpoint_cmd(
         str | None,
         typer.Option(help="Require 'Authorization: Bearer KEY'.", envvar="HF_PINECONE_ENDPOINT_KEY"),
     ] = None,
-    max_batch_size: Annotated[
-        int, typer.Option(help="Largest batch accepted (TEI's max_client_batch_size).")
-    ] = 32,
+    max_batch_size: Annotated[int, typer.Option(help="Largest batch accepted (TEI's max_client_batch_size).")] = 32,
+    hash_dimension: Annotated[
+        int | None,
+        typer.Option(help="Serve deterministic hash vectors of this dimension instead of a model (benchmarks)."),
+    ] = None,
+    delay: Annotated[float, typer.Option(help="Simulated seconds per request (network + GPU).")] = 0.0,
+    per_item_delay: Annotated[float, typer.Option(help="Simulated seconds per input.")] = 0.0,
+    replicas: Annotated[int | None, typer.Option(help="Requests served at once; the rest queue.")] = None,
+    max_concurrent_requests: Annotated[
+        int, typer.Option(help="In-flight requests admitted; beyond it 429 Overloaded (TEI's default 512).")
+    ] = 512,
 ) -> None:
     """Serve a local Inference Endpoint (toolkit, TEI and OpenAI routes) and print its URL."""
-    from hf_pinecone.local.endpoint_server import run_endpoint_server
+    from hf_pinecone.local.endpoint_server import HashEmbedder, run_endpoint_server
 
-    run_endpoint_server(host=host, port=port, model=model, api_key=api_key, max_batch_size=max_batch_size)
+    run_endpoint_server(
+        host=host,
+        port=port,
+        model=model,
+        api_key=api_key,
+        max_batch_size=max_batch_size,
+        embedder=HashEmbedder(hash_dimension) if hash_dimension else None,
+        delay=delay,
+        per_item_delay=per_item_delay,
+        replicas=replicas,
+        max_concurrent_requests=max_concurrent_requests,
+    )
 
 
 @app.command("pinecone")

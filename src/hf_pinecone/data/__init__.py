@@ -16,7 +16,7 @@ TUTORIAL_QUERIES: tuple[str, ...] = (
 
 
 def sample_corpus_path() -> Path:
-    """Path of the sample corpus: 1,500 short caption-like sentences written for the demo, one per line.
+    """Path of the sample corpus: 1,000 short caption-like sentences written for the demo, one per line.
 
     The sentences were generated once, deterministically, from hand-written templates (people, animals,
     activities, places) plus 30 hand-written sentences close to the tutorial's queries: the project's own.
