@@ -90,9 +90,7 @@ class RetrievalSample:
     def hit_rate(self, retrieved: list[list[str]]) -> float:
         """Fraction of queries with at least one expected sentence among their retrieved texts."""
         assert len(retrieved) == len(self.queries)
-        hits = sum(
-            bool(expected & set(texts)) for (_, expected), texts in zip(self.queries, retrieved, strict=True)
-        )
+        hits = sum(bool(expected & set(texts)) for (_, expected), texts in zip(self.queries, retrieved, strict=True))
         return hits / len(self.queries)
 
 

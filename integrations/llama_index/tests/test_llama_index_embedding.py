@@ -94,9 +94,7 @@ async def test_async_ingestion_and_retrieval_match_sync(endpoint_url, pinecone_e
 
 def test_query_and_text_instructions_are_separate(endpoint_url):
     plain = InferenceEndpointEmbedding(endpoint_url=endpoint_url)
-    instructed = InferenceEndpointEmbedding(
-        endpoint_url=endpoint_url, query_prefix="query: ", text_prefix="passage: "
-    )
+    instructed = InferenceEndpointEmbedding(endpoint_url=endpoint_url, query_prefix="query: ", text_prefix="passage: ")
 
     query = instructed.get_query_embedding("dogs")
     np.testing.assert_allclose(query, plain.get_text_embedding("query: dogs"), atol=1e-5)

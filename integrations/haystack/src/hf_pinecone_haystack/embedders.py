@@ -121,8 +121,7 @@ class _EndpointEmbedder:
         # Checked before caching, so that setting HF_ENDPOINT_URL afterwards and warming up again works.
         if not embeddings.endpoint_url and not embeddings.endpoint_name:
             raise ConfigurationError(
-                f"{type(self).__name__} has no endpoint: "
-                "pass url=..., set HF_ENDPOINT_URL, or pass endpoint_name"
+                f"{type(self).__name__} has no endpoint: pass url=..., set HF_ENDPOINT_URL, or pass endpoint_name"
             )
         return embeddings
 
@@ -371,24 +370,17 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
     def _texts(self, documents: Any) -> list[str]:
         if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
             raise TypeError(
-                f"{type(self).__name__} expects a list of Documents; "
-                "use InferenceEndpointTextEmbedder for a string"
+                f"{type(self).__name__} expects a list of Documents; use InferenceEndpointTextEmbedder for a string"
             )
         texts = []
         for doc in documents:
-            meta_values = [
-                str(doc.meta[key]) for key in self.meta_fields_to_embed if doc.meta.get(key) is not None
-            ]
+            meta_values = [str(doc.meta[key]) for key in self.meta_fields_to_embed if doc.meta.get(key) is not None]
             texts.append(self._prepare(self.embedding_separator.join([*meta_values, doc.content or ""])))
         return texts
 
-    def _collect(
-        self, documents: list[Document], results: list[list[float] | EndpointRequestError]
-    ) -> dict[str, Any]:
+    def _collect(self, documents: list[Document], results: list[list[float] | EndpointRequestError]) -> dict[str, Any]:
         failed = {
-            doc.id: err
-            for doc, err in zip(documents, results, strict=True)
-            if isinstance(err, EndpointRequestError)
+            doc.id: err for doc, err in zip(documents, results, strict=True) if isinstance(err, EndpointRequestError)
         }
         if failed and self.raise_on_failure:
             first_id, first = next(iter(failed.items()))
@@ -400,8 +392,9 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
                 url=first.url,
                 server_message=first.server_message,
             )
+        # A rejected document loses any embedding it came with: a stale vector must not be written.
         embedded = [
-            doc if isinstance(result, EndpointRequestError) else dataclasses.replace(doc, embedding=result)
+            dataclasses.replace(doc, embedding=None if isinstance(result, EndpointRequestError) else result)
             for doc, result in zip(documents, results, strict=True)
         ]
         return {

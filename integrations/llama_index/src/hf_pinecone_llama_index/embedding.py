@@ -69,9 +69,7 @@ class InferenceEndpointEmbedding(BaseEmbedding):
     max_retries: int = Field(default=5, ge=0, description="Retries of 429/5xx, connection errors, timeouts.")
     timeout: float = Field(default=60.0, gt=0, description="Seconds per request.")
     cold_start_timeout: float = Field(default=600.0, ge=0, description="Seconds to wait out a cold start.")
-    allow_insecure_http: bool = Field(
-        default=False, description="Allow the token over http off this machine."
-    )
+    allow_insecure_http: bool = Field(default=False, description="Allow the token over http off this machine.")
 
     _engine: InferenceEndpointEmbeddings | None = PrivateAttr(default=None)
 
