@@ -37,24 +37,14 @@ INDEX_NAME = "hf-endpoints-tutorial"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", default=INDEX_NAME, help=f"Pinecone index (default {INDEX_NAME}).")
-    parser.add_argument(
-        "--dataset", help="Hugging Face dataset to ingest (e.g. stanfordnlp/snli; needs network)."
-    )
-    parser.add_argument(
-        "--column", default="hypothesis", help="Text column of --dataset (default hypothesis)."
-    )
+    parser.add_argument("--dataset", help="Hugging Face dataset to ingest (e.g. stanfordnlp/snli; needs network).")
+    parser.add_argument("--column", default="hypothesis", help="Text column of --dataset (default hypothesis).")
     parser.add_argument("--limit", type=int, default=None, help="Read at most this many records.")
     parser.add_argument("--create-endpoint", metavar="NAME", help="Create this Inference Endpoint first.")
-    parser.add_argument(
-        "--model", default="sentence-transformers/all-MiniLM-L6-v2", help="For --create-endpoint."
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="Keep the index (and created endpoint) at the end."
-    )
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2", help="For --create-endpoint.")
+    parser.add_argument("--keep", action="store_true", help="Keep the index (and created endpoint) at the end.")
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     return parser.parse_args(argv)
 
@@ -95,9 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                 source = sample_corpus_path()
 
             # Step 5: embed and upsert, pipelined (embedding requests and upserts overlap).
-            report = ingest(
-                source, store=stack.store, column=column, limit=args.limit, progress=not args.no_progress
-            )
+            report = ingest(source, store=stack.store, column=column, limit=args.limit, progress=not args.no_progress)
             print(f"Ingested: {report}")
             stats = stack.pinecone.client().Index(host=stack.index_host).describe_index_stats()
             print(f"Index stats: dimension={stats.dimension}, total_vector_count={stats.total_vector_count}")

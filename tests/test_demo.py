@@ -36,13 +36,9 @@ def _offline_env() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_demo_runs_offline_and_finds_the_tutorial_answers() -> None:
-    exe = shutil.which("hf-pinecone")
-    cmd = (
-        [exe, "demo", "--json"] if exe else [sys.executable, "-c", "from hf_pinecone.cli import main; main()"]
-    )
-    if not exe:
-        cmd += ["demo", "--json"]
-    result = subprocess.run(cmd, env=_offline_env(), capture_output=True, text=True, timeout=300)
+    exe = shutil.which("hf-pinecone")  # the console script the README's install command puts on PATH
+    cmd = [exe] if exe else [sys.executable, "-c", "from hf_pinecone.cli import main; main()"]
+    result = subprocess.run([*cmd, "demo", "--json"], env=_offline_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["ingest"]["upserted"] == out["ingest"]["read"] == 1000

@@ -113,12 +113,7 @@ def test_records_keep_extra_columns_as_metadata(store: PineconeStore) -> None:
     found = _stored(store, [content_id("first text", None), content_id("second text", None)])
     first = found[content_id("first text", None)]
     assert first["text"] == "first text"
-    assert (
-        first["year"] == 2020
-        and first["score"] == 0.5
-        and first["tags"] == ["a", "b"]
-        and first["ok"] is True
-    )
+    assert first["year"] == 2020 and first["score"] == 0.5 and first["tags"] == ["a", "b"] and first["ok"] is True
     assert "note" not in first  # Pinecone has no null: the field is left out
     assert found[content_id("second text", None)]["note"] == "x"
     assert "body" not in first  # the text column is stored once, as "text"
@@ -165,9 +160,7 @@ def test_files_parquet_jsonl_csv_txt(store: PineconeStore, tmp_path: Path) -> No
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"sentence": ["p one", "p two"], "label": [0, 1]}), tmp_path / "d.parquet")
-    (tmp_path / "d.jsonl").write_text(
-        "\n".join(json.dumps({"text": t, "src": "j"}) for t in ["j one", "j two"])
-    )
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"text": t, "src": "j"}) for t in ["j one", "j two"]))
     with (tmp_path / "d.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["text", "n"])
@@ -214,9 +207,7 @@ def test_hugging_face_dataset_and_iterable_dataset(store: PineconeStore) -> None
 
 
 # --------------------------------------------------------------------------------------------- rejected rows
-def test_bad_rows_are_written_to_the_errors_file_and_never_abort(
-    store: PineconeStore, tmp_path: Path
-) -> None:
+def test_bad_rows_are_written_to_the_errors_file_and_never_abort(store: PineconeStore, tmp_path: Path) -> None:
     errors = tmp_path / "errors.jsonl"
     rows: list[Any] = [
         {"text": "good one"},

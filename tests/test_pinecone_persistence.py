@@ -19,7 +19,8 @@ import httpx
 import pytest
 from pinecone import Pinecone, ServerlessSpec
 
-from hf_pinecone.local import serve_pinecone
+from hf_pinecone.errors import ConfigurationError
+from hf_pinecone.local import create_pinecone_app, serve_pinecone
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 
@@ -100,10 +101,18 @@ def test_torn_log_tail_is_cut_and_server_keeps_writing(tmp_path: Path, index_nam
     for round_ in range(2):
         with serve_pinecone(data_dir=tmp_path) as url:
             idx = Pinecone(api_key="local", host=url).Index(host=f"{url}/indexes/{index_name}")
-            assert set(idx.fetch(ids=["a", "b", "c"]).vectors) == (
-                {"a", "b"} if round_ == 0 else {"a", "b", "c"}
-            )
+            assert set(idx.fetch(ids=["a", "b", "c"]).vectors) == ({"a", "b"} if round_ == 0 else {"a", "b", "c"})
             idx.upsert(vectors=[("c", _vec(2))])
+
+
+def test_a_data_dir_serves_one_server_at_a_time(tmp_path: Path) -> None:
+    with (
+        serve_pinecone(data_dir=tmp_path),
+        pytest.raises(ConfigurationError, match="already used by another running server"),
+    ):
+        create_pinecone_app(data_dir=tmp_path)
+    with serve_pinecone(data_dir=tmp_path) as url:  # released on shutdown
+        assert httpx.get(f"{url}/indexes").status_code == 200
 
 
 def test_index_names_cannot_escape_the_data_dir(tmp_path: Path) -> None:
@@ -114,6 +123,7 @@ def test_index_names_cannot_escape_the_data_dir(tmp_path: Path) -> None:
             assert httpx.post(f"{url}/indexes", json=body).status_code == 400
         assert httpx.get(f"{url}/indexes/..%2F..%2Fetc").status_code == 404
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert sorted(p.name for p in data_dir.iterdir()) == [".lock", "indexes"]
     assert sorted(p.name for p in (data_dir / "indexes").iterdir()) == []
 
 

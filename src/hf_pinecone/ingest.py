@@ -164,9 +164,7 @@ def _file_builder(path: Path) -> tuple[str, dict[str, Any]]:
     builder = _FILE_BUILDERS.get(ext)
     if builder is None:
         known = ", ".join(sorted(_FILE_BUILDERS))
-        raise ConfigurationError(
-            f"cannot read {path}: unknown file type {ext or '(none)'!r}; expected one of {known}"
-        )
+        raise ConfigurationError(f"cannot read {path}: unknown file type {ext or '(none)'!r}; expected one of {known}")
     return builder, ({"sep": "\t"} if ext == ".tsv" else {})
 
 
@@ -327,16 +325,14 @@ class _Reader:
             column = self._column or _TEXT_KEY
             if column not in row:
                 raise ConfigurationError(
-                    f"text column {column!r} not found; the records have: "
-                    f"{', '.join(map(str, row)) or '(nothing)'}"
+                    f"text column {column!r} not found; the records have: {', '.join(map(str, row)) or '(nothing)'}"
                 )
             raw_text = row[column]
             extra = self._extra_columns(row, column)
         else:
             if self._column is not None or self._id_column is not None:
                 raise ConfigurationError(
-                    f"column/id_column given but the source yields {type(row).__name__}, "
-                    "not records (mappings)"
+                    f"column/id_column given but the source yields {type(row).__name__}, not records (mappings)"
                 )
             raw_text, extra = row, {}
         if not isinstance(raw_text, str):
@@ -348,9 +344,7 @@ class _Reader:
             return None, {}, None, f"text is not valid Unicode ({exc.reason} at position {exc.start})"
         if self._id_column is not None:
             if self._id_column not in row:
-                raise ConfigurationError(
-                    f"id column {self._id_column!r} not found; the records have: {', '.join(row)}"
-                )
+                raise ConfigurationError(f"id column {self._id_column!r} not found; the records have: {', '.join(row)}")
             raw_id = row[self._id_column]
             record_id = "" if raw_id is None else str(raw_id)
             if not 1 <= len(record_id) <= _MAX_ID_LENGTH:
@@ -387,8 +381,7 @@ class _Reader:
             missing = [name for name in self._metadata_columns if name not in row]
             if missing:
                 raise ConfigurationError(
-                    f"metadata column(s) {', '.join(map(repr, missing))} not found; "
-                    f"the records have: {', '.join(row)}"
+                    f"metadata column(s) {', '.join(map(repr, missing))} not found; the records have: {', '.join(row)}"
                 )
             names = [name for name in self._metadata_columns if name not in skip]
         if _TEXT_KEY in names:
@@ -420,8 +413,7 @@ def _open_source(
         names = _column_names(dataset)
         if column is None and names is not None and _TEXT_KEY not in names:
             raise ConfigurationError(
-                f"{path} has no 'text' column; choose the text column with column= "
-                f"(one of: {', '.join(names)})"
+                f"{path} has no 'text' column; choose the text column with column= (one of: {', '.join(names)})"
             )
         if column is not None and names is not None and column not in names:
             raise ConfigurationError(f"column {column!r} not found in {path}; it has: {', '.join(names)}")
@@ -431,9 +423,7 @@ def _open_source(
             rows = (row for row in rows if str(row.get(_TEXT_KEY) or "").strip())
         return rows, _row_count(dataset, path), column
     if isinstance(source, bytes):
-        raise ConfigurationError(
-            "source must be a path, a dataset or an iterable of texts/records, not bytes"
-        )
+        raise ConfigurationError("source must be a path, a dataset or an iterable of texts/records, not bytes")
     if _is_hf_dataset(source):
         names = _column_names(source)
         if names is not None:
@@ -442,9 +432,7 @@ def _open_source(
                     f"the dataset has no 'text' column; choose one with column= (one of: {', '.join(names)})"
                 )
             if column is not None and column not in names:
-                raise ConfigurationError(
-                    f"column {column!r} not found in the dataset; it has: {', '.join(names)}"
-                )
+                raise ConfigurationError(f"column {column!r} not found in the dataset; it has: {', '.join(names)}")
         return _iter_rows(source, 1024), _row_count(source, None), column
     if isinstance(source, Iterable):
         return iter(source), _row_count(source, None), column
@@ -771,9 +759,7 @@ async def aingest(
     )
     sink = _ErrorSink(Path(errors_file).expanduser() if errors_file is not None else None)
     bar = _progress_bar(total, progress)
-    pipeline = _Pipeline(
-        store=store, embeddings=embeddings, namespace=namespace, force=force, sink=sink, bar=bar
-    )
+    pipeline = _Pipeline(store=store, embeddings=embeddings, namespace=namespace, force=force, sink=sink, bar=bar)
     slots = asyncio.Semaphore(max_chunks_in_flight)
     tasks: set[asyncio.Task[None]] = set()
 
@@ -822,7 +808,8 @@ async def aingest(
         if isinstance(failure, ConfigurationError):
             raise failure
         error = IngestError(f"{_failure_message(failure)} ({report})")
-        error.report = report  # type: ignore[attr-defined]
+        # IngestError carries the partial report (setattr: works whether or not errors.py declares it).
+        setattr(error, "report", report)  # noqa: B010
         raise error from failure
     if report.failed:
         logger.warning(
@@ -916,7 +903,5 @@ def ingest(
     except RuntimeError:
         return asyncio.run(coro)
     # Called from a running loop (a notebook, an async app): run on a private loop in a worker thread.
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="hf-pinecone-ingest"
-    ) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-ingest") as pool:
         return pool.submit(asyncio.run, coro).result()

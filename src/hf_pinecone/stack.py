@@ -294,9 +294,7 @@ def _resolve_settings(settings: Settings | None, overrides: Mapping[str, Any]) -
 
 
 @contextlib.contextmanager
-def open_stack(
-    settings: Settings | None = None, *, create_index: bool = True, **overrides: Any
-) -> Iterator[Stack]:
+def open_stack(settings: Settings | None = None, *, create_index: bool = True, **overrides: Any) -> Iterator[Stack]:
     """Build the whole stack (endpoint, index, store) and tear down what it started on exit.
 
     Args:

@@ -4,6 +4,8 @@ real pinecone SDK."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from haystack import Document, Pipeline
@@ -135,7 +137,7 @@ def test_rejected_document_is_named_or_reported(endpoint_url):
     assert info.value.status_code == 422
 
     lenient = InferenceEndpointDocumentEmbedder(url=endpoint_url, truncate=False, raise_on_failure=False)
-    documents[1].embedding = [0.0] * DIM  # stale vector from an earlier run
+    documents[1] = dataclasses.replace(documents[1], embedding=[0.0] * DIM)  # stale vector from an earlier run
     out = lenient.run(documents)
     assert [d.id for d in out["documents"]] == [d.id for d in documents]
     assert out["documents"][1].embedding is None

@@ -26,13 +26,9 @@ DEMO_INDEX = "hf-endpoints"
 # ---------------------------------------------------------------------------------------------- options
 IndexOpt = Annotated[
     str | None,
-    typer.Option(
-        "--index", "-i", help="Pinecone index name [env: PINECONE_INDEX_NAME; default: hf-endpoints]."
-    ),
+    typer.Option("--index", "-i", help="Pinecone index name [env: PINECONE_INDEX_NAME; default: hf-endpoints]."),
 ]
-NamespaceOpt = Annotated[
-    str | None, typer.Option("--namespace", "-n", help="Pinecone namespace (default: '').")
-]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Pinecone namespace (default: '').")]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
@@ -55,9 +51,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 def _secrets() -> list[str]:
     import os
 
-    return [
-        os.environ.get(name) or "" for name in ("HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "PINECONE_API_KEY")
-    ]
+    return [os.environ.get(name) or "" for name in ("HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "PINECONE_API_KEY")]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -201,17 +195,13 @@ def _load_hf_dataset(name: str, split: str, config: str | None) -> Any:
 def ingest_cmd(
     file: Annotated[
         Path | None,
-        typer.Option(
-            "--file", "-f", help="Local .parquet, .jsonl/.json, .csv/.tsv or .txt file (read streaming)."
-        ),
+        typer.Option("--file", "-f", help="Local .parquet, .jsonl/.json, .csv/.tsv or .txt file (read streaming)."),
     ] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Hugging Face dataset name or local dataset folder.")
     ] = None,
     split: Annotated[str, typer.Option(help="Dataset split (with --dataset).")] = "train",
-    config_name: Annotated[
-        str | None, typer.Option("--config", help="Dataset configuration (with --dataset).")
-    ] = None,
+    config_name: Annotated[str | None, typer.Option("--config", help="Dataset configuration (with --dataset).")] = None,
     column: Annotated[
         str | None,
         typer.Option("--column", "-c", help="Text column (default: 'text'; .txt files: each line)."),
@@ -221,27 +211,19 @@ def ingest_cmd(
     ] = None,
     metadata_column: Annotated[
         list[str] | None,
-        typer.Option(
-            "--metadata-column", "-m", help="Column to keep as metadata (repeat; default: all others)."
-        ),
+        typer.Option("--metadata-column", "-m", help="Column to keep as metadata (repeat; default: all others)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Read at most this many records.")] = None,
     namespace: NamespaceOpt = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Texts per embedding request (default 32).")
-    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per embedding request (default 32).")] = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Embedding requests in flight at once (default 8).")
     ] = None,
     errors_file: Annotated[
         Path, typer.Option(help="JSONL file for rejected records (written only if some are rejected).")
     ] = Path("hf-pinecone-errors.jsonl"),
-    force: Annotated[
-        bool, typer.Option("--force", help="Re-embed and overwrite records already stored.")
-    ] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
-    ] = True,
+    force: Annotated[bool, typer.Option("--force", help="Re-embed and overwrite records already stored.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
@@ -283,9 +265,7 @@ def ingest_cmd(
                 _emit_json({"status": "error", "error": redact(str(exc), _secrets()), **partial.to_dict()})
             raise
         if as_json:
-            _emit_json(
-                {"status": "ok", "index": stack.index_name, "namespace": namespace, **report.to_dict()}
-            )
+            _emit_json({"status": "ok", "index": stack.index_name, "namespace": namespace, **report.to_dict()})
             return
         typer.echo(f"index {stack.index_name!r}: {report}")
         if report.failed:
@@ -377,9 +357,7 @@ def delete_index_cmd(
     with open_pinecone(settings) as target:
         if not yes:
             if not sys.stdin.isatty():
-                raise ConfigurationError(
-                    f"refusing to delete index {name!r} without --yes (stdin is not a terminal)"
-                )
+                raise ConfigurationError(f"refusing to delete index {name!r} without --yes (stdin is not a terminal)")
             typer.confirm(f"Delete index {name!r} at {target.where} and every record in it?", abort=True)
         try:
             target.client().delete_index(name)
@@ -404,9 +382,7 @@ def demo_cmd(
         typer.Option("--query", "-q", help="Query to run (repeat; default: the tutorial's three)."),
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="Matches per query.")] = 5,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
-    ] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the tutorial end-to-end offline: local endpoint and in-memory Pinecone, ingest, three queries."""
@@ -427,9 +403,7 @@ def demo_cmd(
         )
         runs: list[dict[str, Any]] = []
         for query in queries or TUTORIAL_QUERIES:
-            runs.append(
-                {"query": query, "matches": _matches(store.similarity_search_with_score(query, k=top_k))}
-            )
+            runs.append({"query": query, "matches": _matches(store.similarity_search_with_score(query, k=top_k))})
     if as_json:
         _emit_json({"ingest": report.to_dict(), "queries": runs})
         return
@@ -444,9 +418,7 @@ def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
     try:
         from hf_pinecone.local import serve_endpoint, serve_pinecone
     except ImportError as exc:  # pragma: no cover - the local extra is missing
-        raise ConfigurationError(
-            f"the demo needs the 'local' extra: pip install 'hf-pinecone[local]' ({exc})"
-        ) from exc
+        raise ConfigurationError(f"the demo needs the 'local' extra: pip install 'hf-pinecone[local]' ({exc})") from exc
     from hf_pinecone.config import LOCAL_PINECONE_API_KEY
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
     from hf_pinecone.store import PineconeStore, ensure_index
@@ -455,9 +427,7 @@ def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
     with serve_pinecone() as pinecone_url, serve_endpoint() as endpoint_url:
         embeddings = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None)
         try:
-            host = ensure_index(
-                DEMO_INDEX, embeddings=embeddings, api_key=LOCAL_PINECONE_API_KEY, host=pinecone_url
-            )
+            host = ensure_index(DEMO_INDEX, embeddings=embeddings, api_key=LOCAL_PINECONE_API_KEY, host=pinecone_url)
             store = PineconeStore(embedding=embeddings, pinecone_api_key=LOCAL_PINECONE_API_KEY, host=host)
             yield store, embeddings, endpoint_url, pinecone_url
         finally:

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from hf_pinecone.errors import ConfigurationError
 from hf_pinecone.local._pinecone_filter import Columns, Node
 
 FloatMatrix = npt.NDArray[np.float32]
@@ -595,8 +596,10 @@ class Registry:
         self.compact_bytes = compact_bytes
         self.lock = threading.Lock()
         self.indexes: dict[str, IndexStore] = {}
+        self._dir_lock: BinaryIO | None = None
         if data_dir is not None:
             self._root().mkdir(parents=True, exist_ok=True)
+            self._dir_lock = _lock_directory(data_dir)
             for child in sorted(self._root().iterdir()):
                 config_file = child / "config.json"
                 if child.is_dir() and config_file.exists():
@@ -672,10 +675,28 @@ class Registry:
         return True
 
     def close(self) -> None:
-        """Close every index's log."""
+        """Close every index's log and release the data directory."""
         for store in self.list():
             with store.lock:
                 store.close()
+        if self._dir_lock is not None:
+            self._dir_lock.close()  # closing the descriptor releases the flock
+            self._dir_lock = None
+
+
+def _lock_directory(data_dir: Path) -> BinaryIO | None:
+    """Hold an exclusive lock on ``data_dir`` so two servers never interleave writes to the same logs."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, single-server use is on the user
+        return None
+    handle = (data_dir / ".lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigurationError(f"data directory {data_dir} is already used by another running server") from None
+    return handle
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
