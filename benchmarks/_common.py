@@ -31,30 +31,69 @@ def log(message: str) -> None:
 
 # ------------------------------------------------------------------------------------------- corpus
 _SUBJECTS = (
-    "A man", "A woman", "Two children", "The dog", "An old couple", "A group of friends", "The chef",
-    "A cyclist", "The teacher", "A small girl", "Several workers", "A musician", "The pilot", "A tourist",
+    "A man",
+    "A woman",
+    "Two children",
+    "The dog",
+    "An old couple",
+    "A group of friends",
+    "The chef",
+    "A cyclist",
+    "The teacher",
+    "A small girl",
+    "Several workers",
+    "A musician",
+    "The pilot",
+    "A tourist",
 )
 _VERBS = (
-    "is walking", "is playing", "is cooking", "is reading", "is painting", "is running", "is sleeping",
-    "is waiting", "is dancing", "is talking", "is repairing a bike", "is eating lunch", "is taking photos",
+    "is walking",
+    "is playing",
+    "is cooking",
+    "is reading",
+    "is painting",
+    "is running",
+    "is sleeping",
+    "is waiting",
+    "is dancing",
+    "is talking",
+    "is repairing a bike",
+    "is eating lunch",
+    "is taking photos",
 )
 _PLACES = (
-    "in the park", "near the river", "at the market", "on a crowded street", "inside a small cafe",
-    "on the beach", "in the kitchen", "at the train station", "in a quiet library", "under a tree",
-    "on the roof", "by the lake", "in the snow", "at a concert",
+    "in the park",
+    "near the river",
+    "at the market",
+    "on a crowded street",
+    "inside a small cafe",
+    "on the beach",
+    "in the kitchen",
+    "at the train station",
+    "in a quiet library",
+    "under a tree",
+    "on the roof",
+    "by the lake",
+    "in the snow",
+    "at a concert",
 )
 _TAILS = (
-    "while it rains", "after work", "with a friend", "before sunrise", "on a sunny afternoon",
-    "during the holidays", "for the first time", "without shoes", "with a red umbrella", "late at night",
+    "while it rains",
+    "after work",
+    "with a friend",
+    "before sunrise",
+    "on a sunny afternoon",
+    "during the holidays",
+    "for the first time",
+    "without shoes",
+    "with a red umbrella",
+    "late at night",
 )
 
 
 def sentence(i: int, rng: random.Random) -> str:
     """One generated sentence; the number makes every sentence unique (SNLI-hypothesis-like length)."""
-    return (
-        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_PLACES)} {rng.choice(_TAILS)} "
-        f"(scene {i})."
-    )
+    return f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_PLACES)} {rng.choice(_TAILS)} (scene {i})."
 
 
 def sentences(n: int, *, seed: int = 6, start: int = 0) -> Iterator[str]:
@@ -253,8 +292,19 @@ def machine() -> dict[str, str]:
     except OSError:
         load = "?"
     packages = [
-        "hf-pinecone", "httpx", "pinecone", "langchain-core", "langchain-pinecone", "langchain-openai", "openai",
-        "requests", "sentence-transformers", "torch", "numpy", "starlette", "uvicorn",
+        "hf-pinecone",
+        "httpx",
+        "pinecone",
+        "langchain-core",
+        "langchain-pinecone",
+        "langchain-openai",
+        "openai",
+        "requests",
+        "sentence-transformers",
+        "torch",
+        "numpy",
+        "starlette",
+        "uvicorn",
     ]
     versions = []
     for name in packages:

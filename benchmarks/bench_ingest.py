@@ -13,6 +13,7 @@ from its parameters. Contenders, each on a fresh index of the same local Pinecon
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +84,9 @@ def run_langchain(url: str, pinecone_url: str, texts: list[str], chunk_size: int
             # batch limit is lower, as TEI's is (--max-client-batch-size).
             chunk_size=chunk_size,
         )
-        store = PineconeVectorStore(index=Pinecone(api_key="local", host=pinecone_url).Index(host=host),
-                                    embedding=embeddings)
+        store = PineconeVectorStore(
+            index=Pinecone(api_key="local", host=pinecone_url).Index(host=host), embedding=embeddings
+        )
         start = time.perf_counter()
         store.add_texts(texts)
         seconds = time.perf_counter() - start
@@ -92,22 +94,26 @@ def run_langchain(url: str, pinecone_url: str, texts: list[str], chunk_size: int
     return len(texts) / seconds
 
 
-def run_library(url: str, pinecone_url: str, texts: list[str], **embedding_options: Any) -> float:
-    """(c) ``hf_pinecone.ingest`` with default settings (``embedding_options`` only for the fixed-8 baseline)."""
+def run_library(url: str, pinecone_url: str, texts: list[str]) -> float:
+    """(c) ``hf_pinecone.ingest`` with default settings."""
+    return ingest_with(url, pinecone_url, texts)[0]
+
+
+def ingest_with(url: str, pinecone_url: str, texts: list[str], **options: Any) -> tuple[float, int]:
+    """``hf_pinecone.ingest`` with ``InferenceEndpointEmbeddings(**options)``: (records/s, concurrency at end)."""
     from hf_pinecone import InferenceEndpointEmbeddings, PineconeStore, ingest
 
     with fresh_index(pinecone_url) as host:
-        embeddings = InferenceEndpointEmbeddings(endpoint_url=url, **embedding_options)
+        embeddings = InferenceEndpointEmbeddings(endpoint_url=url, **options)
         store = PineconeStore(embedding=embeddings, pinecone_api_key="local", host=host)
         start = time.perf_counter()
         report = ingest(texts, store=store, progress=False)
         seconds = time.perf_counter() - start
-        limit = embeddings.async_client.max_concurrency if hasattr(embeddings, "async_client") else None
+        limit = embeddings.async_client.max_concurrency
         embeddings.close()
         assert report.upserted == len(texts), report
         _check(pinecone_url, host, len(texts))
-    run_library.last_limit = limit  # type: ignore[attr-defined]
-    return len(texts) / seconds
+    return len(texts) / seconds, limit
 
 
 def _check(pinecone_url: str, host: str, expected: int) -> None:
@@ -145,7 +151,7 @@ def compare(spec: EndpointSpec, records: int, repetitions: int, pinecone_url: st
 class AdaptResult:
     label: str
     spec: EndpointSpec
-    rows: list[tuple[str, float, int, int | None]]  # setting, records/s (median), 429s, final limit
+    rows: list[tuple[str, float, int, int]]  # setting, records/s (median), 429s, final limit
 
 
 def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptResult]:
@@ -165,25 +171,36 @@ def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptR
         with endpoint_server(spec) as url:
             log(f"adaptation: {label}")
             overloaded: dict[str, list[int]] = {name: [] for name, _ in settings}
-            limits: dict[str, int | None] = {}
-
-            def make(name: str, options: dict[str, Any], url: str = url) -> Any:
-                def run() -> float:
-                    before = endpoint_stats(url)["overloaded"]
-                    value = run_library(url, pinecone_url, texts, **options)
-                    overloaded[name].append(endpoint_stats(url)["overloaded"] - before)
-                    limits[name] = run_library.last_limit  # type: ignore[attr-defined]
-                    return value
-
-                return run
-
-            runs = alternate({name: make(name, options) for name, options in settings}, repetitions)
+            limits: dict[str, int] = {}
+            contenders = {
+                name: _adapt_run(url, pinecone_url, texts, options, overloaded[name], limits, name)
+                for name, options in settings
+            }
+            runs = alternate(contenders, repetitions)
             rows = [
                 (name, runs[name].median, sorted(overloaded[name])[len(overloaded[name]) // 2], limits[name])
                 for name, _ in settings
             ]
             results.append(AdaptResult(label, spec, rows))
     return results
+
+
+def _adapt_run(
+    url: str,
+    pinecone_url: str,
+    texts: list[str],
+    options: dict[str, Any],
+    overloaded: list[int],
+    limits: dict[str, int],
+    name: str,
+) -> Callable[[], float]:
+    def run() -> float:
+        before = endpoint_stats(url)["overloaded"]
+        rate, limits[name] = ingest_with(url, pinecone_url, texts, **options)
+        overloaded.append(endpoint_stats(url)["overloaded"] - before)
+        return rate
+
+    return run
 
 
 def run(*, records: int, repetitions: int, adapt_records: int) -> tuple[str, dict[str, Any]]:
@@ -250,8 +267,7 @@ def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> 
     for a in adapt:
         cap = a.spec.capacity()
         rows = [
-            [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", "-" if limit is None else str(limit)]
-            for name, rate, n429, limit in a.rows
+            [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", str(limit)] for name, rate, n429, limit in a.rows
         ]
         out.append(f"Endpoint that {a.label}: `{a.spec.describe()}`, capacity {cap:,.0f} records/s.\n")
         out.append(table(["client concurrency", "records/s", "of capacity", "429s per run", "limit at end"], rows))

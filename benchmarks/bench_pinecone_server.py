@@ -85,9 +85,7 @@ def bulk_load(data_url: str, vectors: np.ndarray, offset: int) -> float:
         size = 0
         for i, row in enumerate(vectors):
             record_id = offset + i
-            part = orjson.dumps(
-                {"id": f"v{record_id}", "values": row.tolist(), "metadata": {"bucket": record_id % 10}}
-            )
+            part = orjson.dumps({"id": f"v{record_id}", "values": row.tolist(), "metadata": {"bucket": record_id % 10}})
             if size + len(part) + 64 > MAX_BODY or len(parts) == 1000:
                 send(parts)
                 parts, size = [], 0
@@ -104,8 +102,7 @@ def sdk_upsert(index: object, vectors: np.ndarray, offset: int) -> float:
     for lo in range(0, len(vectors), SDK_BATCH):
         chunk = vectors[lo : lo + SDK_BATCH]
         batch = [
-            (f"v{offset + lo + i}", row.tolist(), {"bucket": (offset + lo + i) % 10})
-            for i, row in enumerate(chunk)
+            (f"v{offset + lo + i}", row.tolist(), {"bucket": (offset + lo + i) % 10}) for i, row in enumerate(chunk)
         ]
         index.upsert(vectors=batch, show_progress=False)  # type: ignore[attr-defined]
     return len(vectors) / (time.perf_counter() - start)
@@ -128,9 +125,7 @@ def run(size: int, n_queries: int, sdk_records: int, data_dir: Path | None) -> d
     with server(data_dir) as url:
         pc = Pinecone(api_key="local", host=url)
         name = f"bench-{size}"
-        pc.create_index(
-            name=name, dimension=DIM, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
-        )
+        pc.create_index(name=name, dimension=DIM, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
         host = pc.describe_index(name).host
         index = pc.Index(host=host)
         log(f"size {size}: SDK upsert of {sdk_records} records")
@@ -144,9 +139,7 @@ def run(size: int, n_queries: int, sdk_records: int, data_dir: Path | None) -> d
             rates.append((len(part), bulk_load(host, part, sdk_records + lo)))
         http_rate = sum(n for n, _ in rates) / sum(n / r for n, r in rates) if rates else float("nan")
         assert index.describe_index_stats().total_vector_count == size
-        queries = sdk_vectors[rng.integers(0, len(sdk_vectors), n_queries)] + 0.05 * unit_vectors(
-            rng, n_queries
-        )
+        queries = sdk_vectors[rng.integers(0, len(sdk_vectors), n_queries)] + 0.05 * unit_vectors(rng, n_queries)
         log(f"size {size}: {n_queries} queries")
         plain = query_latencies(index, queries)
         filtered = query_latencies(index, queries[: max(20, n_queries // 4)], filter={"bucket": 3})
@@ -165,20 +158,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--sdk-records", type=int, default=20_000)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="persist (WAL + fsync) instead of in-memory"
-    )
+    parser.add_argument("--sdk-records", type=int, default=5_000)
+    parser.add_argument("--data-dir", type=Path, default=None, help="persist (WAL + fsync) instead of in-memory")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         data_dir = None if args.data_dir is None else args.data_dir / f"n{size}"
         rows.append(run(size, args.queries, min(args.sdk_records, size), data_dir))
     mode = "persisted (--data-dir, fsync per request)" if args.data_dir else "in memory"
-    print(
-        f"Local Pinecone server, dimension {DIM}, cosine, top_k=10, {mode}, "
-        f"{args.queries} sequential SDK queries"
-    )
+    print(f"Local Pinecone server, dimension {DIM}, cosine, top_k=10, {mode}, {args.queries} sequential SDK queries")
     print()
     columns = [
         "vectors",

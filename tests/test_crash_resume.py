@@ -63,10 +63,11 @@ class RecordingEmbedder(HashEmbedder):
             self.seen.update(texts)
         return super().embed(texts, normalize=normalize, truncate=truncate, prompt_name=prompt_name)
 
-    def take(self) -> collections.Counter[str]:
+    def take(self, corpus: set[str]) -> collections.Counter[str]:
+        """What was embedded since the last call, restricted to ``corpus`` (the CLI's dimension probe is not)."""
         with self._lock:
             seen, self.seen = self.seen, collections.Counter()
-        return seen
+        return collections.Counter({text: n for text, n in seen.items() if text in corpus})
 
 
 class UpsertSignal:
@@ -113,6 +114,9 @@ class Services:
         pc = Pinecone(api_key="local", host=self.pinecone_url)
         return pc.Index(host=pc.describe_index(INDEX).host)
 
+    def has_index(self) -> bool:
+        return bool(Pinecone(api_key="local", host=self.pinecone_url).has_index(INDEX))
+
     def visible(self) -> int:
         return int(self.index().describe_index_stats().total_vector_count)
 
@@ -157,9 +161,10 @@ class Crash:
     in_flight: set[str] = field(default_factory=set)
 
 
-def kill_when_visible(s: Services, data: Path, threshold: int) -> Crash:
-    """Start ``hf-pinecone ingest``; SIGKILL it once the index shows >= threshold records (0: at the first
-    embedding request, before anything is stored). Returns what it embedded and what it stored."""
+def kill_when_visible(s: Services, data: Path, corpus: set[str], threshold: int) -> Crash:
+    """Start ``hf-pinecone ingest``; SIGKILL it once the index shows >= threshold records (0: once a few
+    embedding requests were answered, usually before anything is stored). Returns what it embedded and what
+    it stored."""
     proc = subprocess.Popen(
         [*CLI, "ingest", "--file", str(data), "--no-progress"],
         env=cli_env(s),
@@ -167,8 +172,8 @@ def kill_when_visible(s: Services, data: Path, threshold: int) -> Crash:
         stderr=subprocess.PIPE,
     )
     try:
-        if threshold == 0:
-            assert s.endpoint_stats.wait_for(lambda st: st.requests >= 1, timeout=120)
+        if threshold == 0:  # a few embedding requests answered (the first is the CLI's dimension probe)
+            assert s.endpoint_stats.wait_for(lambda st: st.served >= 4, timeout=120)
         else:
             while True:
                 seen = s.upserts.done
@@ -183,15 +188,15 @@ def kill_when_visible(s: Services, data: Path, threshold: int) -> Crash:
     # Requests the dead process had already sent still finish server-side; then the state is final.
     assert s.endpoint_stats.wait_for(lambda st: st.in_flight == 0, timeout=60)
     assert s.upserts.wait_idle(timeout=60)
-    embedded = set(s.embedder.take())
-    stored_texts = set(s.contents().values()) if threshold or s.upserts.done else set()
+    embedded = set(s.embedder.take(corpus))
+    stored_texts = set(s.contents().values()) if s.has_index() else set()
     return Crash(threshold, embedded, stored_texts, embedded - stored_texts)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kill_points",
-    [pytest.param([0], id="before-anything-stored"), pytest.param([1500, 5000], id="twice-mid-run")],
+    [pytest.param([0], id="while-embedding"), pytest.param([1500, 5000], id="twice-mid-run")],
 )
 def test_kill_9_ingest_then_rerun_is_exact_and_reembeds_at_most_what_was_in_flight(
     services: Services, tmp_path: Path, kill_points: list[int]
@@ -203,7 +208,7 @@ def test_kill_9_ingest_then_rerun_is_exact_and_reembeds_at_most_what_was_in_flig
     crashes: list[Crash] = []
     stored_before: set[str] = set()
     for threshold in kill_points:
-        crash = kill_when_visible(services, data, threshold)
+        crash = kill_when_visible(services, data, set(texts), threshold)
         crashes.append(crash)
         # Nothing stored by an earlier run was embedded again, and nothing stored was lost.
         assert not crash.embedded & stored_before
@@ -222,7 +227,7 @@ def test_kill_9_ingest_then_rerun_is_exact_and_reembeds_at_most_what_was_in_flig
     )
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)
-    reembedded = services.embedder.take()
+    reembedded = services.embedder.take(set(texts))
 
     # The re-run embeds exactly what is missing, each text once; nothing already stored is embedded again.
     missing = set(texts) - stored_before
@@ -266,7 +271,7 @@ class Writer:
     def ids(self) -> list[str]:
         return [f"w{self.number}-{k}" for k in range(120)]
 
-    def run(self, host: str, stop: threading.Event) -> None:
+    def run(self, host: str, stop: threading.Event, acks: threading.Condition) -> None:
         index = Pinecone(api_key="local").Index(host=host)
         ids = self.ids()
         try:
@@ -288,9 +293,12 @@ class Writer:
                     )
                 self.acked.update(self.pending)  # only after the server answered
                 self.pending = {}
-                self.acked_writes += 1
+                with acks:
+                    self.acked_writes += 1
+                    acks.notify_all()
         except Exception:  # the server died under us: the pending write may or may not have landed
-            return
+            with acks:
+                acks.notify_all()
 
     def check(self, index: Any) -> None:
         ids = self.ids()
@@ -343,15 +351,13 @@ def test_kill_9_pinecone_server_twice_during_concurrent_upserts_and_deletes(tmp_
                 )
             host = pc.describe_index(name).host
             stop = threading.Event()
+            acks = threading.Condition()
             target = sum(w.acked_writes for w in writers) + 150
-            threads = [threading.Thread(target=w.run, args=(host, stop), daemon=True) for w in writers]
+            threads = [threading.Thread(target=w.run, args=(host, stop, acks), daemon=True) for w in writers]
             for thread in threads:
                 thread.start()
-            # Wait (on the writers' own progress, not the clock) until enough writes were acknowledged.
-            progress = threading.Event()
-            while sum(w.acked_writes for w in writers) < target:
-                assert any(t.is_alive() for t in threads)
-                progress.wait(0.01)  # yield to the writers; the condition above decides, not the timeout
+            with acks:  # woken by each acknowledged write
+                assert acks.wait_for(lambda t=target: sum(w.acked_writes for w in writers) >= t, timeout=120)
             os.kill(proc.pid, signal.SIGKILL)  # the writers are mid-request
             proc.wait(timeout=30)
             stop.set()

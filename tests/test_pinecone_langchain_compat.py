@@ -77,9 +77,7 @@ def test_unmodified_pinecone_vector_store(
     assert store.similarity_search("cat", k=4) == []
 
 
-async def test_unmodified_pinecone_vector_store_async(
-    minilm: MiniLM, created_index: str, pinecone_url: str
-) -> None:
+async def test_unmodified_pinecone_vector_store_async(minilm: MiniLM, created_index: str, pinecone_url: str) -> None:
     host = Pinecone(api_key="local", host=pinecone_url).describe_index(created_index).host
     store = PineconeVectorStore(embedding=minilm, pinecone_api_key="local", host=host)
     ids = await store.aadd_texts(TEXTS)

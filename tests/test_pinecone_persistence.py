@@ -105,6 +105,36 @@ def test_torn_log_tail_is_cut_and_server_keeps_writing(tmp_path: Path, index_nam
             idx.upsert(vectors=[("c", _vec(2))])
 
 
+def test_failed_fsync_is_an_error_and_later_writes_still_survive(
+    tmp_path: Path, index_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk error cannot be produced for real here, so ``os.fsync`` fails once (an in-process fault)."""
+    from hf_pinecone.local import _pinecone_storage
+
+    real_fsync = os.fsync
+    failures = [OSError(5, "Input/output error")]
+
+    def flaky_fsync(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real_fsync(fd)
+
+    with serve_pinecone(data_dir=tmp_path) as url:
+        pc = Pinecone(api_key="local", host=url)
+        pc.create_index(name=index_name, dimension=4, metric="cosine", spec=SPEC)
+        data_url = f"{url}/indexes/{index_name}"
+        monkeypatch.setattr(_pinecone_storage.os, "fsync", flaky_fsync)
+        failed = httpx.post(f"{data_url}/vectors/upsert", json={"vectors": [{"id": "lost", "values": _vec(0)}]})
+        assert failed.status_code == 500
+        assert failed.json() == {"code": 13, "message": "Internal error", "details": []}
+        kept = httpx.post(f"{data_url}/vectors/upsert", json={"vectors": [{"id": "kept", "values": _vec(1)}]})
+        assert kept.status_code == 200
+    monkeypatch.setattr(_pinecone_storage.os, "fsync", real_fsync)
+    with serve_pinecone(data_dir=tmp_path) as url:
+        idx = Pinecone(api_key="local", host=url).Index(host=f"{url}/indexes/{index_name}")
+        assert set(idx.fetch(ids=["lost", "kept"]).vectors) == {"kept"}
+
+
 def test_a_data_dir_serves_one_server_at_a_time(tmp_path: Path) -> None:
     with (
         serve_pinecone(data_dir=tmp_path),

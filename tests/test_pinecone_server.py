@@ -105,9 +105,7 @@ def test_invalid_index_names_are_rejected(pinecone_url: str, name: str) -> None:
     ("field", "value"),
     [("dimension", 0), ("dimension", 20001), ("metric", "manhattan"), ("vector_type", "sparse")],
 )
-def test_invalid_index_settings_are_rejected(
-    pinecone_url: str, index_name: str, field: str, value: Any
-) -> None:
+def test_invalid_index_settings_are_rejected(pinecone_url: str, index_name: str, field: str, value: Any) -> None:
     body: dict[str, Any] = {
         "name": index_name,
         "dimension": 4,
@@ -132,9 +130,7 @@ def test_malformed_json_is_400(pinecone_url: str, data_url: str) -> None:
         assert response.status_code == 400, (url, response.text)
     response = httpx.post(f"{data_url}/query", content=b"[1, 2]")
     assert response.status_code == 400
-    assert (
-        httpx.post(f"{data_url}/query", json={"topK": 1, "vector": [1.0, 0.0, 0.0, 0.0]}).status_code == 200
-    )
+    assert httpx.post(f"{data_url}/query", json={"topK": 1, "vector": [1.0, 0.0, 0.0, 0.0]}).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------ data plane
@@ -231,9 +227,7 @@ def test_metric_scores_and_order_match_numpy(pc: Pinecone, index_name: str, metr
         scores = ((data - query) ** 2).sum(axis=1)
         order = np.argsort(scores)
     assert [m.id for m in result.matches] == [str(i) for i in order[:10]]
-    assert [m.score for m in result.matches] == pytest.approx(
-        [float(scores[i]) for i in order[:10]], rel=1e-4
-    )
+    assert [m.score for m in result.matches] == pytest.approx([float(scores[i]) for i in order[:10]], rel=1e-4)
     pc.delete_index(index_name)
 
 
@@ -244,7 +238,15 @@ def test_int8_prepass_returns_the_exact_top_k(
     """Large namespaces use an int8 pre-pass plus exact rescoring; results must equal brute force."""
     from hf_pinecone.local import _pinecone_storage
 
-    monkeypatch.setattr(_pinecone_storage, "INT8_MIN_ROWS", 1000)
+    monkeypatch.setattr(_pinecone_storage, "INT8_MIN_ROWS", 300)
+    prepass_calls: list[int] = []
+    original = _pinecone_storage.Namespace._int8_candidates
+
+    def spy(self: Any, *args: Any) -> Any:
+        prepass_calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(_pinecone_storage.Namespace, "_int8_candidates", spy)
     monkeypatch.setattr(_pinecone_storage, "INT8_PARALLEL_MIN_ROWS", 2000 if metric == "cosine" else 10**9)
     rng = np.random.default_rng(11)
     centers = rng.normal(size=(8, 32))
@@ -253,15 +255,14 @@ def test_int8_prepass_returns_the_exact_top_k(
     data *= rng.lognormal(0, 0.5, size=(4000, 1)).astype(np.float32)
     pc.create_index(name=index_name, dimension=32, metric=metric, spec=SPEC)
     idx = pc.Index(host=pc.describe_index(index_name).host)
-    records = [(str(i), [float(x) for x in row], {"even": i % 2 == 0}) for i, row in enumerate(data)]
+    records = [(str(i), [float(x) for x in row], {"even": i % 2 == 0, "bucket": i % 10}) for i, row in enumerate(data)]
     for start in range(0, len(records), 500):
         idx.upsert(vectors=records[start : start + 500])
     wide = data.astype(np.float64)
-    for trial in range(6):
-        query = (
-            (wide[rng.integers(0, 4000)] + 0.01 * rng.normal(size=32)) if trial % 2 else rng.normal(size=32)
-        )
-        flt = {"even": True} if trial >= 4 else None
+    # No filter: int8 scan of all rows; 50% filter: full scan with the mask; 10% filter: scan of the subset.
+    for trial in range(9):
+        query = (wide[rng.integers(0, 4000)] + 0.01 * rng.normal(size=32)) if trial % 2 else rng.normal(size=32)
+        flt = [None, {"even": True}, {"bucket": 3}][trial % 3]
         result = idx.query(vector=[float(x) for x in query], top_k=25, filter=flt)
         if metric == "cosine":
             keys = wide @ query / (np.linalg.norm(wide, axis=1) * np.linalg.norm(query))
@@ -270,10 +271,11 @@ def test_int8_prepass_returns_the_exact_top_k(
         else:
             keys = -((wide - query) ** 2).sum(axis=1)
         if flt:
-            keys[1::2] = -np.inf
+            keys[np.arange(4000) % (2 if "even" in flt else 10) != (0 if "even" in flt else 3)] = -np.inf
         best = np.sort(keys)[::-1][:25]
         got = np.array([keys[int(m.id)] for m in result.matches])
         assert got == pytest.approx(best, rel=1e-5, abs=1e-5), (metric, trial)
+    assert len(prepass_calls) == 9  # every query above went through the int8 pre-pass
     pc.delete_index(index_name)
 
 
@@ -355,9 +357,7 @@ def test_bad_filters_are_400(filter_index: Any, spec: dict[str, Any]) -> None:
     assert _error(err.value)["code"] == 3
 
 
-def test_huge_and_deep_filters_are_rejected_and_server_keeps_serving(
-    filter_index: Any, data_url: str
-) -> None:
+def test_huge_and_deep_filters_are_rejected_and_server_keeps_serving(filter_index: Any, data_url: str) -> None:
     deep: dict[str, Any] = {"genre": "drama"}
     for _ in range(100):
         deep = {"$and": [deep]}
@@ -387,10 +387,7 @@ def test_dimension_mismatch_bodies_are_pinecones(index: Any) -> None:
     }
     with pytest.raises(PineconeApiException) as query:
         index.query(vector=[1.0, 2.0], top_k=1)
-    assert (
-        _error(query.value)["message"]
-        == "Query vector dimension 2 does not match the dimension of the index 4"
-    )
+    assert _error(query.value)["message"] == "Query vector dimension 2 does not match the dimension of the index 4"
     with pytest.raises(PineconeApiException) as update:
         index.update(id="x", values=[1.0])
     assert update.value.status == 400
@@ -404,9 +401,7 @@ def test_upsert_limits(index: Any, data_url: str) -> None:
     assert "1001" in _error(count.value)["message"]
 
     big_text = "x" * 30_000
-    too_big = [
-        {"id": f"b{i}", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": big_text}} for i in range(80)
-    ]
+    too_big = [{"id": f"b{i}", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": big_text}} for i in range(80)]
     with pytest.raises(PineconeApiException) as size:
         index.upsert(vectors=too_big)
     assert size.value.status == 400
@@ -416,9 +411,7 @@ def test_upsert_limits(index: Any, data_url: str) -> None:
         index.upsert(vectors=[{"id": "m", "values": [1.0, 0.0, 0.0, 0.0], "metadata": {"t": "y" * 41_000}}])
     assert "exceeds the limit of 40960 bytes per vector" in _error(meta.value)["message"]
 
-    long_id = httpx.post(
-        f"{data_url}/vectors/upsert", json={"vectors": [{"id": "i" * 513, "values": [1.0, 0, 0, 0]}]}
-    )
+    long_id = httpx.post(f"{data_url}/vectors/upsert", json={"vectors": [{"id": "i" * 513, "values": [1.0, 0, 0, 0]}]})
     assert long_id.status_code == 400  # the SDK refuses to send it, so the server is checked directly
     assert "512" in long_id.json()["message"]
 
@@ -509,9 +502,7 @@ async def test_every_route_async(pinecone_url: str, index_name: str) -> None:
                 vectors=[("a", [1.0, 0.0, 0.0, 0.0], {"k": "v"}), ("b", [0.0, 3.0, 0.0, 0.0], {"k": "w"})],
                 namespace="n",
             )
-            result = await idx.query(
-                vector=[1.0, 1.0, 0.0, 0.0], top_k=2, namespace="n", include_metadata=True
-            )
+            result = await idx.query(vector=[1.0, 1.0, 0.0, 0.0], top_k=2, namespace="n", include_metadata=True)
             assert [(m.id, m.score) for m in result.matches] == [
                 ("a", pytest.approx(1.0)),
                 ("b", pytest.approx(5.0)),
@@ -569,9 +560,7 @@ def test_faults_wrap_the_server(index_name: str) -> None:
     plan = FaultPlan([Fault.RATE_LIMIT], paths=["/indexes/"], methods={"POST"}, retry_after=None)
     with serve_pinecone(faults=plan) as url:
         pc = Pinecone(api_key="local", host=url)
-        pc.create_index(
-            name=index_name, dimension=2, metric="cosine", spec=SPEC
-        )  # POST /indexes: not matched
+        pc.create_index(name=index_name, dimension=2, metric="cosine", spec=SPEC)  # POST /indexes: not matched
         idx = pc.Index(host=pc.describe_index(index_name).host)
         with pytest.raises(PineconeApiException) as throttled:
             idx.upsert(vectors=[("a", [1.0, 0.0])])

@@ -116,13 +116,27 @@ Flow = Generator[Action, Outcome | None, list[BatchResult]]
 
 # ---------------- inputs, URL
 def check_texts(texts: Sequence[Any]) -> list[str]:
-    """Return ``texts`` as a list, or raise ``TypeError`` naming the first non-string position."""
+    """Return ``texts`` as a list, or raise naming the first bad position.
+
+    Raises:
+        TypeError: An item is not a string.
+        ValueError: An item is not valid Unicode (a lone surrogate).
+    """
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a sequence of strings, not a single string; wrap it in a list")
     out = list(texts)
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # A lone surrogate (e.g. bytes decoded with errors="surrogateescape") cannot be sent as JSON/UTF-8;
+            # say which text, instead of failing later inside the JSON encoder.
+            raise ValueError(
+                f"texts[{i}] is not valid Unicode ({exc.reason}: {text[exc.start : exc.end]!r} at position "
+                f"{exc.start}); clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8')"
+            ) from None
     return out
 
 
@@ -297,14 +311,19 @@ def parse_embeddings(body: bytes | Any, *, expected: int, url: str = "<endpoint>
 _FLOAT = {float}
 
 
-def _loads(body: bytes | bytearray, url: str) -> Any:
+def _json(body: bytes | bytearray) -> Any:
+    """Decode JSON (raises ValueError)."""
     if _orjson_loads is not None:
         try:
             return _orjson_loads(body)
         except ValueError:
-            pass  # e.g. NaN, which orjson refuses: let json parse it and the checks name it
+            pass  # e.g. NaN, which orjson refuses: json parses it and parse_embeddings names the problem
+    return json.loads(body)
+
+
+def _loads(body: bytes | bytearray, url: str) -> Any:
     try:
-        return json.loads(body)
+        return _json(body)
     except ValueError:
         raise _malformed(url, "body is not JSON: " + repr(bytes(body[:80]))) from None
 
@@ -548,7 +567,7 @@ class EndpointProtocol:
             error: EndpointError
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
                 try:
-                    data = json.loads(outcome.body)
+                    data = _json(outcome.body)
                 except ValueError:
                     # A cut-off body or a proxy's HTML page under a 2xx status: transient, so retried; a
                     # well-formed answer of the wrong shape is not (parse_embeddings rejects it).

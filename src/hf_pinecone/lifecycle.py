@@ -79,11 +79,9 @@ DEFAULT_TASK = "sentence-embeddings"
 DEFAULT_INSTANCE_TYPE = "intel-spr"
 DEFAULT_INSTANCE_SIZE = "x2"
 #: text-embeddings-inference image for CPU instances (``engine="tei"``). GPU images are tagged per GPU
-#: architecture,
-#: so a GPU TEI endpoint needs an explicit ``image=``.
+#: architecture, so a GPU TEI endpoint needs an explicit ``image=``.
 TEI_CPU_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:cpu-1.8"
-#: Environment variable read by the CLI (and :func:`use_management_api_from_env`) for the management API
-#: base URL.
+#: Environment variable read by the CLI (and :func:`management_api_from_env`) for the management API base URL.
 MANAGEMENT_API_ENV = "HF_PINECONE_ENDPOINTS_API"
 
 TokenLike = str | SecretStr | None
@@ -386,14 +384,21 @@ def _resolve_namespace(api: Any, name: str, namespace: str | None, token: str | 
     return str(me["name"])
 
 
-def _get(name: str, namespace: str | None, token: str | None) -> Any:
-    with _translate("get", name, namespace, token):
-        return _api().get_inference_endpoint(name, namespace=namespace, token=token)
+def _manage(action: str, name: str, namespace: str | None, token: str | None, **kwargs: Any) -> Any:
+    """Call ``HfApi.<action>_inference_endpoint`` (spaces in ``action`` as ``_``), its errors translated."""
+    with _translate(action, name, namespace, token):
+        call = getattr(_api(), f"{action.replace(' ', '_')}_inference_endpoint")
+        return call(name, namespace=namespace, token=token, **kwargs)
 
 
 def _fetch(endpoint: Any, token: str | None) -> None:
     with _translate("get", endpoint.name, endpoint.namespace, token):
         endpoint.fetch()
+
+
+def _resume(endpoint: Any, token: str | None) -> None:
+    with _translate("resume", endpoint.name, endpoint.namespace, token):
+        endpoint.resume(running_ok=True)
 
 
 def _probe(url: str, route: str | None, token: str | None, timeout: float) -> int | None:
@@ -457,9 +462,8 @@ def _wait(
     Same contract as ``InferenceEndpoint.wait`` (raise on failed/updateFailed, GET ``url + healthRoute`` once
     running) but it fails fast on a paused endpoint (which never resumes by itself, so ``wait()`` would spin
     until its timeout), wakes a scaled-to-zero one with a request when ``wake`` is set, and takes a float
-    ``refresh_every``.
+    ``refresh_every``. Every caller has checked ``timeout`` and ``refresh_every`` before its first request.
     """
-    _check_wait_args(timeout, refresh_every)
     deadline = None if timeout is None else time.monotonic() + timeout
     probe_timeout = max(refresh_every, 10.0)
     polls = 0
@@ -512,8 +516,7 @@ def endpoint_status(name: str, *, namespace: str | None = None, token: TokenLike
         EndpointNotFoundError: No such endpoint.
         LifecycleAuthError: The token was refused.
     """
-    secret = _token_value(token)
-    return EndpointInfo.from_endpoint(_get(name, namespace, secret))
+    return EndpointInfo.from_endpoint(_manage("get", name, namespace, _token_value(token)))
 
 
 def ensure_endpoint(
@@ -648,8 +651,7 @@ def ensure_endpoint(
         if state == "paused":
             if not resume:
                 raise _state_error(endpoint, auto_resume_hint=False)
-            with _translate("resume", name, endpoint.namespace, secret):
-                endpoint.resume(running_ok=True)
+            _resume(endpoint, secret)
 
     if wait:
         endpoint = _wait(endpoint, token=secret, timeout=timeout, refresh_every=refresh_every, wake=True)
@@ -707,7 +709,7 @@ def wait_for_endpoint(
     """
     _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
-    endpoint = _get(name, namespace, secret)
+    endpoint = _manage("get", name, namespace, secret)
     return EndpointInfo.from_endpoint(
         _wait(endpoint, token=secret, timeout=timeout, refresh_every=refresh_every, wake=wake)
     )
@@ -719,10 +721,7 @@ def pause_endpoint(name: str, *, namespace: str | None = None, token: TokenLike 
     Returns:
         The endpoint snapshot after the call.
     """
-    secret = _token_value(token)
-    with _translate("pause", name, namespace, secret):
-        endpoint = _api().pause_inference_endpoint(name, namespace=namespace, token=secret)
-    return EndpointInfo.from_endpoint(endpoint)
+    return EndpointInfo.from_endpoint(_manage("pause", name, namespace, _token_value(token)))
 
 
 def resume_endpoint(
@@ -749,8 +748,7 @@ def resume_endpoint(
     """
     _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
-    with _translate("resume", name, namespace, secret):
-        endpoint = _api().resume_inference_endpoint(name, namespace=namespace, running_ok=True, token=secret)
+    endpoint = _manage("resume", name, namespace, secret, running_ok=True)
     if wait:
         endpoint = _wait(endpoint, token=secret, timeout=timeout, refresh_every=refresh_every, wake=True)
     return EndpointInfo.from_endpoint(endpoint)
@@ -764,10 +762,7 @@ def scale_endpoint_to_zero(
     Returns:
         The endpoint snapshot after the call.
     """
-    secret = _token_value(token)
-    with _translate("scale to zero", name, namespace, secret):
-        endpoint = _api().scale_to_zero_inference_endpoint(name, namespace=namespace, token=secret)
-    return EndpointInfo.from_endpoint(endpoint)
+    return EndpointInfo.from_endpoint(_manage("scale to zero", name, namespace, _token_value(token)))
 
 
 def delete_endpoint(
@@ -787,10 +782,8 @@ def delete_endpoint(
     Raises:
         EndpointNotFoundError: It does not exist and ``missing_ok`` is false.
     """
-    secret = _token_value(token)
     try:
-        with _translate("delete", name, namespace, secret):
-            _api().delete_inference_endpoint(name, namespace=namespace, token=secret)
+        _manage("delete", name, namespace, _token_value(token))
     except EndpointNotFoundError:
         if missing_ok:
             return False
@@ -829,7 +822,7 @@ def resolve_endpoint_url(
     """
     _check_wait_args(timeout, refresh_every)
     secret = _token_value(token)
-    endpoint = _get(name, namespace, secret)
+    endpoint = _manage("get", name, namespace, secret)
     state = _state(endpoint)
     if state == "running" and endpoint.url:
         return str(endpoint.url)
@@ -839,8 +832,7 @@ def resolve_endpoint_url(
         if not auto_resume:
             raise _state_error(endpoint, auto_resume_hint=True)
         if state == "paused":
-            with _translate("resume", name, endpoint.namespace, secret):
-                endpoint.resume(running_ok=True)
+            _resume(endpoint, secret)
     endpoint = _wait(endpoint, token=secret, timeout=timeout, refresh_every=refresh_every, wake=auto_resume)
     return str(endpoint.url)
 

@@ -41,6 +41,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
 
+from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
 from hf_pinecone.errors import (
     ConfigurationError,
@@ -398,6 +399,65 @@ def _to_document(record_id: str | None, metadata: dict[str, Any] | None, text_ke
     return Document(id=record_id, page_content=text if isinstance(text, str) else str(text), metadata=stored)
 
 
+# The data-plane requests, as calls of a sync ``Index`` or async ``IndexAsyncio`` method (both take the same
+# arguments), so the sync and async paths build them once and differ only in how they send them.
+
+
+def _upsert_call(
+    upsert: Callable[..., T], batch: Sequence[UpsertRecord], namespace: str | None, kwargs: dict[str, Any]
+) -> Callable[[], T]:
+    vectors = [record.to_request() for record in batch]
+    # Records are validated before planning, so the SDK's per-value type checks are skipped (they are slow).
+    return functools.partial(upsert, vectors=vectors, namespace=namespace, _check_type=False, **kwargs)
+
+
+def _upserted(response: Any, batch: Sequence[UpsertRecord]) -> int:
+    return int(getattr(response, "upserted_count", len(batch)) or 0)
+
+
+def _fetch_call(fetch: Callable[..., T], chunk: list[str], namespace: str | None) -> Callable[[], T]:
+    return functools.partial(fetch, ids=chunk, namespace=namespace, _check_return_type=False)
+
+
+def _merge_found(responses: Iterable[Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for response in responses:
+        found.update(response.vectors)
+    return found
+
+
+def _query_call(
+    query: Callable[..., T],
+    embedding: Sequence[float],
+    top_k: int,
+    namespace: str | None,
+    filter: dict[str, Any] | None,
+    *,
+    include_values: bool = False,
+) -> Callable[[], T]:
+    values: dict[str, Any] = {"include_values": True} if include_values else {}
+    return functools.partial(
+        query,
+        vector=[float(x) for x in embedding],
+        top_k=top_k,
+        include_metadata=True,
+        _check_return_type=False,  # the SDK's per-value response checks dominate query time
+        namespace=namespace,
+        filter=filter,
+        **values,
+    )
+
+
+def _rounds(
+    texts: list[str], ids: list[str], metadatas: list[dict[str, Any]], size: int
+) -> Iterable[tuple[list[str], list[str], list[dict[str, Any]]]]:
+    """``add_texts``' embedding rounds: slices of ``size`` (at least 1) texts with their ids and metadata."""
+    step = max(1, size)
+    for start in range(0, len(texts), step):
+        end = start + step
+        yield texts[start:end], ids[start:end], metadatas[start:end]
+
+
 # --------------------------------------------------------------------------------------------------
 # Retries: classification is pure; the sync and async loops only differ in how they sleep.
 # --------------------------------------------------------------------------------------------------
@@ -655,7 +715,7 @@ class PineconeStore(PineconeVectorStore):
         truncate_text: bool | None,
     ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Everything add_texts can check without I/O, for the whole call, before anything is embedded."""
-        texts = list(texts)
+        texts = check_texts(list(texts))  # non-strings and lone surrogates, named by position
         if metadatas is not None and len(metadatas) != len(texts):
             raise ValueError(f"got {len(metadatas)} metadata dicts for {len(texts)} texts")
         record_ids = self._resolve_ids(texts, ids, namespace)
@@ -685,10 +745,6 @@ class PineconeStore(PineconeVectorStore):
             for rid, record in zip(ids, records, strict=True)
         ]
         return ids, [record[1] for record in records], metadatas
-
-    @staticmethod
-    def _vector_dimension(vectors: Sequence[Sequence[float]] | np.ndarray) -> int | None:
-        return len(vectors[0]) if len(vectors) else None
 
     def _remember_dimension(self, stats: Any) -> int | None:
         dimension = getattr(stats, "dimension", None)
@@ -725,9 +781,8 @@ class PineconeStore(PineconeVectorStore):
         index_dimension: int | None,
         batch_size: int | None,
     ) -> list[list[UpsertRecord]]:
-        dim = self._vector_dimension(vectors)
-        if dim is not None:
-            _check_dimension(index_dimension, dim, repr(self._index_host))
+        if len(vectors):
+            _check_dimension(index_dimension, len(vectors[0]), repr(self._index_host))
         records = dedupe_last_wins(prepare_records(ids, vectors, metadatas))
         max_records = (
             MAX_UPSERT_RECORDS if batch_size is None else max(1, min(batch_size, MAX_UPSERT_RECORDS))
@@ -740,14 +795,8 @@ class PineconeStore(PineconeVectorStore):
         index = self.index
 
         def send(batch: list[UpsertRecord]) -> int:
-            vectors = [record.to_request() for record in batch]
-            response = _call_with_retry(
-                self.retry,
-                "upsert",
-                # Records are validated above, so the SDK's per-value type checks are skipped (they are slow).
-                lambda: index.upsert(vectors=vectors, namespace=namespace, _check_type=False, **kwargs),
-            )
-            return int(getattr(response, "upserted_count", len(batch)) or 0)
+            call = _upsert_call(index.upsert, batch, namespace, kwargs)
+            return _upserted(_call_with_retry(self.retry, "upsert", call), batch)
 
         workers = min(self.upsert_concurrency, len(batches)) if concurrent else 1
         if workers <= 1:
@@ -759,13 +808,8 @@ class PineconeStore(PineconeVectorStore):
         self, idx: Any, batches: Sequence[list[UpsertRecord]], namespace: str | None, **kwargs: Any
     ) -> int:
         async def send(batch: list[UpsertRecord]) -> int:
-            vectors = [record.to_request() for record in batch]
-            response = await _acall_with_retry(
-                self.retry,
-                "upsert",
-                lambda: idx.upsert(vectors=vectors, namespace=namespace, _check_type=False, **kwargs),
-            )
-            return int(getattr(response, "upserted_count", len(batch)) or 0)
+            call = _upsert_call(idx.upsert, batch, namespace, kwargs)
+            return _upserted(await _acall_with_retry(self.retry, "upsert", call), batch)
 
         counts = await _gather_bounded([send(batch) for batch in batches], self.upsert_concurrency)
         return sum(counts)
@@ -859,17 +903,9 @@ class PineconeStore(PineconeVectorStore):
         texts, record_ids, stored = self._prepare_texts(
             texts, metadatas, ids, namespace, id_prefix, truncate_text
         )
-        step = max(1, embedding_chunk_size)
-        for start in range(0, len(texts), step):
-            vectors = self._embedding.embed_documents(texts[start : start + step])
-            batches = self._build_batches(
-                record_ids[start : start + step],
-                vectors,
-                stored[start : start + step],
-                namespace,
-                self._index_dim(),
-                batch_size,
-            )
+        for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
+            vectors = self._embedding.embed_documents(round_texts)
+            batches = self._build_batches(round_ids, vectors, round_stored, namespace, self._index_dim(), batch_size)
             self._send_batches(batches, namespace, concurrent=async_req, **kwargs)
         return record_ids
 
@@ -892,19 +928,11 @@ class PineconeStore(PineconeVectorStore):
         texts, record_ids, stored = self._prepare_texts(
             texts, metadatas, ids, namespace, id_prefix, truncate_text
         )
-        step = max(1, embedding_chunk_size)
         index_dimension = await self._aindex_dim() if texts else None
         async with self._async_index_context() as idx:
-            for start in range(0, len(texts), step):
-                vectors = await self._embedding.aembed_documents(texts[start : start + step])
-                batches = self._build_batches(
-                    record_ids[start : start + step],
-                    vectors,
-                    stored[start : start + step],
-                    namespace,
-                    index_dimension,
-                    batch_size,
-                )
+            for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
+                vectors = await self._embedding.aembed_documents(round_texts)
+                batches = self._build_batches(round_ids, vectors, round_stored, namespace, index_dimension, batch_size)
                 await self._asend_batches(idx, batches, namespace, **kwargs)
         return record_ids
 
@@ -912,33 +940,19 @@ class PineconeStore(PineconeVectorStore):
 
     def _fetch(self, ids: Sequence[str], namespace: str | None) -> dict[str, Any]:
         index = self.index
-        found: dict[str, Any] = {}
-        for chunk in plan_fetch_chunks(ids):
-            response = _call_with_retry(
-                self.retry,
-                "fetch",
-                functools.partial(index.fetch, ids=chunk, namespace=namespace, _check_return_type=False),
-            )
-            found.update(response.vectors)
-        return found
+        return _merge_found(
+            _call_with_retry(self.retry, "fetch", _fetch_call(index.fetch, chunk, namespace))
+            for chunk in plan_fetch_chunks(ids)
+        )
 
     async def _afetch(self, ids: Sequence[str], namespace: str | None) -> dict[str, Any]:
         chunks = plan_fetch_chunks(ids)
         async with self._async_index_context() as idx:
-
-            async def fetch(chunk: list[str]) -> dict[str, Any]:
-                response = await _acall_with_retry(
-                    self.retry,
-                    "fetch",
-                    lambda: idx.fetch(ids=chunk, namespace=namespace, _check_return_type=False),
-                )
-                return dict(response.vectors)
-
-            parts = await _gather_bounded([fetch(chunk) for chunk in chunks], self.upsert_concurrency)
-        found: dict[str, Any] = {}
-        for part in parts:
-            found.update(part)
-        return found
+            responses = await _gather_bounded(
+                [_acall_with_retry(self.retry, "fetch", _fetch_call(idx.fetch, chunk, namespace)) for chunk in chunks],
+                self.upsert_concurrency,
+            )
+        return _merge_found(responses)
 
     def _documents(self, ids: Sequence[str], found: dict[str, Any]) -> list[Document]:
         return [
@@ -999,19 +1013,8 @@ class PineconeStore(PineconeVectorStore):
         """
         namespace = self._ns(kwargs.get("namespace"))
         index = self.index
-        response = _call_with_retry(
-            self.retry,
-            "query",
-            lambda: index.query(
-                vector=[float(x) for x in embedding],
-                top_k=k,
-                include_metadata=True,
-                _check_return_type=False,  # the SDK's per-value response checks dominate query time
-                namespace=namespace,
-                filter=kwargs.get("filter"),
-            ),
-        )
-        return self._matches_to_docs(response)
+        call = _query_call(index.query, embedding, k, namespace, kwargs.get("filter"))
+        return self._matches_to_docs(_call_with_retry(self.retry, "query", call))
 
     async def asimilarity_search_by_vector_with_score(
         self, embedding: list[float], *, k: int = 4, **kwargs: Any
@@ -1019,18 +1022,8 @@ class PineconeStore(PineconeVectorStore):
         """Async :meth:`similarity_search_by_vector_with_score`."""
         namespace = self._ns(kwargs.get("namespace"))
         async with self._async_index_context() as idx:
-            response = await _acall_with_retry(
-                self.retry,
-                "query",
-                lambda: idx.query(
-                    vector=[float(x) for x in embedding],
-                    top_k=k,
-                    include_metadata=True,
-                    _check_return_type=False,  # the SDK's per-value response checks dominate query time
-                    namespace=namespace,
-                    filter=kwargs.get("filter"),
-                ),
-            )
+            call = _query_call(idx.query, embedding, k, namespace, kwargs.get("filter"))
+            response = await _acall_with_retry(self.retry, "query", call)
         return self._matches_to_docs(response)
 
     def _mmr_select(
@@ -1070,20 +1063,8 @@ class PineconeStore(PineconeVectorStore):
         """
         namespace = self._ns(namespace)
         index = self.index
-        response = _call_with_retry(
-            self.retry,
-            "query",
-            lambda: index.query(
-                vector=[float(x) for x in embedding],
-                top_k=fetch_k,
-                include_values=True,
-                include_metadata=True,
-                _check_return_type=False,  # the SDK's per-value response checks dominate query time
-                namespace=namespace,
-                filter=filter,
-            ),
-        )
-        return self._mmr_select(embedding, response, k, lambda_mult)
+        call = _query_call(index.query, embedding, fetch_k, namespace, filter, include_values=True)
+        return self._mmr_select(embedding, _call_with_retry(self.retry, "query", call), k, lambda_mult)
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -1098,19 +1079,8 @@ class PineconeStore(PineconeVectorStore):
         """Async :meth:`max_marginal_relevance_search_by_vector`."""
         namespace = self._ns(namespace)
         async with self._async_index_context() as idx:
-            response = await _acall_with_retry(
-                self.retry,
-                "query",
-                lambda: idx.query(
-                    vector=[float(x) for x in embedding],
-                    top_k=fetch_k,
-                    include_values=True,
-                    include_metadata=True,
-                    _check_return_type=False,  # the SDK's per-value response checks dominate query time
-                    namespace=namespace,
-                    filter=filter,
-                ),
-            )
+            call = _query_call(idx.query, embedding, fetch_k, namespace, filter, include_values=True)
+            response = await _acall_with_retry(self.retry, "query", call)
         return self._mmr_select(embedding, response, k, lambda_mult)
 
     # -- delete ---

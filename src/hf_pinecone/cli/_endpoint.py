@@ -11,8 +11,11 @@ on stderr and exit 1; the token never appears.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -62,45 +65,90 @@ TimeoutOpt = Annotated[
 PollOpt = Annotated[float, typer.Option("--poll-interval", help="Seconds between status polls.", min=0.001)]
 
 
-@contextlib.contextmanager
-def _session(api_url: str | None, hub_url: str | None, token: str | None) -> Iterator[None]:
-    """Point huggingface_hub at ``api_url`` if given, and turn expected errors into one line + exit 1."""
-    try:
-        with contextlib.ExitStack() as stack:
-            if api_url:
-                stack.enter_context(lifecycle.use_management_api(api_url, hub_url=hub_url))
-            yield
-    except HfPineconeError as exc:
-        typer.echo(f"error: {redact(str(exc), [token])}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+_SHARED_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("namespace", NamespaceOpt, None),
+        ("token", TokenOpt, None),
+        ("api_url", ApiUrlOpt, None),
+        ("hub_url", HubUrlOpt, None),
+        ("as_json", JsonOpt, False),
+    )
+]
 
 
-def _run(api_url: str | None, hub_url: str | None, token: str | None, fn: Callable[[], T]) -> T:
-    with _session(api_url, hub_url, token):
-        return fn()
-    raise AssertionError("unreachable")  # pragma: no cover - _session re-raises as typer.Exit
+@dataclass(frozen=True)
+class _Shared:
+    """The options every command takes (see the module docstring), and how a command runs and prints."""
+
+    namespace: str | None
+    token: str | None
+    api_url: str | None
+    hub_url: str | None
+    as_json: bool
+
+    def run(self, action: Callable[[], T]) -> T:
+        """Run ``action`` against the chosen API; expected errors become one stderr line and exit 1."""
+        api = (
+            lifecycle.use_management_api(self.api_url, hub_url=self.hub_url)
+            if self.api_url
+            else contextlib.nullcontext()
+        )
+        try:
+            with api:
+                return action()
+        except HfPineconeError as exc:
+            typer.echo(f"error: {redact(str(exc), [self.token])}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    def show(
+        self, action: Callable[[], lifecycle.EndpointInfo], human: Callable[[lifecycle.EndpointInfo], str]
+    ) -> None:
+        """Run ``action`` and print the endpoint it returns: one JSON object with ``--json``, else ``human``."""
+        info = self.run(action)
+        typer.echo(json.dumps(info.to_dict(), sort_keys=True) if self.as_json else human(info))
+
+
+def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(opts, <own options>)`` as command ``name``, taking the shared options after its own.
+
+    Typer reads a command's options from its signature, so the shared ones are appended to it here rather
+    than repeated in every command.
+    """
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+
+        @functools.wraps(fn)
+        def command(**options: Any) -> None:
+            opts = _Shared(**{param.name: options.pop(param.name) for param in _SHARED_OPTIONS})
+            fn(opts, **options)
+
+        command.__signature__ = inspect.Signature([*own, *_SHARED_OPTIONS])  # type: ignore[attr-defined]
+        app.command(name)(command)
+        return fn
+
+    return register
 
 
 def _label(info: lifecycle.EndpointInfo) -> str:
     return f"{info.namespace}/{info.name}"
 
 
-def _emit(info: lifecycle.EndpointInfo, as_json: bool, human: str, **extra: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps({**info.to_dict(), **extra}, sort_keys=True))
-    else:
-        typer.echo(human)
-
-
 def _where(info: lifecycle.EndpointInfo) -> str:
     return f" at {info.url}" if info.url else ""
 
 
-@app.command("create")
+def _state_line(info: lifecycle.EndpointInfo) -> str:
+    return f"endpoint {_label(info)} is {info.status}"
+
+
+@_command("create")
 def create_cmd(
+    opts: _Shared,
     name: NameArg,
     repository: Annotated[
         str,
@@ -132,24 +180,25 @@ def create_cmd(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it is running.")] = True,
     timeout: TimeoutOpt = 1800.0,
     poll_interval: PollOpt = 5.0,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Create an embeddings endpoint (reused if it already exists) and wait until it runs."""
     if engine not in ("toolkit", "tei"):
         typer.echo(f"error: --engine must be 'toolkit' or 'tei', got {engine!r}", err=True)
         raise typer.Exit(2)
-    info = _run(
-        api_url,
-        hub_url,
-        token,
+
+    def human(info: lifecycle.EndpointInfo) -> str:
+        if info.running:
+            return f"endpoint {_label(info)} is running at {info.url}"
+        return (
+            f"{_state_line(info)}; "
+            f"`hf-pinecone endpoint wait {info.name} --namespace {info.namespace}` waits until it runs"
+        )
+
+    opts.show(
         lambda: lifecycle.ensure_endpoint(
             name,
             repository=repository,
-            namespace=namespace,
+            namespace=opts.namespace,
             task=task,
             framework=framework,
             accelerator=accelerator,
@@ -163,148 +212,96 @@ def create_cmd(
             engine="tei" if engine == "tei" else "toolkit",
             image=image,
             revision=revision,
-            token=token,
+            token=opts.token,
             wait=wait,
             timeout=timeout,
             refresh_every=poll_interval,
         ),
+        human,
     )
-    if info.running:
-        human = f"endpoint {_label(info)} is running at {info.url}"
-    else:
-        human = (
-            f"endpoint {_label(info)} is {info.status}; "
-            f"`hf-pinecone endpoint wait {info.name} --namespace {info.namespace}` waits until it runs"
-        )
-    _emit(info, as_json, human)
 
 
-@app.command("status")
-def status_cmd(
-    name: NameArg,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@_command("status")
+def status_cmd(opts: _Shared, name: NameArg) -> None:
     """Show the endpoint's state and URL."""
-    info = _run(
-        api_url, hub_url, token, lambda: lifecycle.endpoint_status(name, namespace=namespace, token=token)
+    opts.show(
+        lambda: lifecycle.endpoint_status(name, namespace=opts.namespace, token=opts.token),
+        lambda info: f"{_state_line(info)}{_where(info)} (model {info.repository})",
     )
-    _emit(info, as_json, f"endpoint {_label(info)} is {info.status}{_where(info)} (model {info.repository})")
 
 
-@app.command("wait")
+@_command("wait")
 def wait_cmd(
+    opts: _Shared,
     name: NameArg,
     timeout: TimeoutOpt = 1800.0,
     poll_interval: PollOpt = 5.0,
     wake: Annotated[
         bool, typer.Option("--wake/--no-wake", help="Wake a scaled-to-zero endpoint with a request.")
     ] = True,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Wait until the endpoint is running and healthy (fails at once if it is paused or failed)."""
-    info = _run(
-        api_url,
-        hub_url,
-        token,
+    opts.show(
         lambda: lifecycle.wait_for_endpoint(
-            name, namespace=namespace, token=token, timeout=timeout, refresh_every=poll_interval, wake=wake
+            name, namespace=opts.namespace, token=opts.token, timeout=timeout, refresh_every=poll_interval, wake=wake
         ),
+        lambda info: f"endpoint {_label(info)} is running at {info.url}",
     )
-    _emit(info, as_json, f"endpoint {_label(info)} is running at {info.url}")
 
 
-@app.command("pause")
-def pause_cmd(
-    name: NameArg,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@_command("pause")
+def pause_cmd(opts: _Shared, name: NameArg) -> None:
     """Pause the endpoint (no cost; `resume` restarts it)."""
-    info = _run(
-        api_url, hub_url, token, lambda: lifecycle.pause_endpoint(name, namespace=namespace, token=token)
+    opts.show(
+        lambda: lifecycle.pause_endpoint(name, namespace=opts.namespace, token=opts.token), _state_line
     )
-    _emit(info, as_json, f"endpoint {_label(info)} is {info.status}")
 
 
-@app.command("resume")
+@_command("resume")
 def resume_cmd(
+    opts: _Shared,
     name: NameArg,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it is running.")] = True,
     timeout: TimeoutOpt = 1800.0,
     poll_interval: PollOpt = 5.0,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Resume a paused or scaled-to-zero endpoint (a running one is left alone)."""
-    info = _run(
-        api_url,
-        hub_url,
-        token,
+    opts.show(
         lambda: lifecycle.resume_endpoint(
-            name, namespace=namespace, token=token, wait=wait, timeout=timeout, refresh_every=poll_interval
+            name, namespace=opts.namespace, token=opts.token, wait=wait, timeout=timeout, refresh_every=poll_interval
         ),
+        lambda info: f"{_state_line(info)}{_where(info)}",
     )
-    _emit(info, as_json, f"endpoint {_label(info)} is {info.status}{_where(info)}")
 
 
-@app.command("scale-to-zero")
-def scale_to_zero_cmd(
-    name: NameArg,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@_command("scale-to-zero")
+def scale_to_zero_cmd(opts: _Shared, name: NameArg) -> None:
     """Scale the endpoint to zero replicas (no cost; the next request wakes it after a cold start)."""
-    info = _run(
-        api_url,
-        hub_url,
-        token,
-        lambda: lifecycle.scale_endpoint_to_zero(name, namespace=namespace, token=token),
+    opts.show(
+        lambda: lifecycle.scale_endpoint_to_zero(name, namespace=opts.namespace, token=opts.token),
+        _state_line,
     )
-    _emit(info, as_json, f"endpoint {_label(info)} is {info.status}")
 
 
-@app.command("delete")
+@_command("delete")
 def delete_cmd(
+    opts: _Shared,
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     missing_ok: Annotated[bool, typer.Option("--missing-ok", help="Succeed if it does not exist.")] = False,
-    namespace: NamespaceOpt = None,
-    token: TokenOpt = None,
-    api_url: ApiUrlOpt = None,
-    hub_url: HubUrlOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Delete the endpoint (irreversible)."""
+    namespace = opts.namespace
     where = f"{namespace}/{name}" if namespace else name
     if not yes and not typer.confirm(
         f"Delete Inference Endpoint {where}? This cannot be undone", default=False
     ):
         typer.echo("aborted", err=True)
         raise typer.Exit(1)
-    deleted = _run(
-        api_url,
-        hub_url,
-        token,
-        lambda: lifecycle.delete_endpoint(name, namespace=namespace, token=token, missing_ok=missing_ok),
+    deleted = opts.run(
+        lambda: lifecycle.delete_endpoint(name, namespace=namespace, token=opts.token, missing_ok=missing_ok)
     )
-    if as_json:
+    if opts.as_json:
         typer.echo(json.dumps({"name": name, "namespace": namespace, "deleted": deleted}, sort_keys=True))
     else:
         typer.echo(

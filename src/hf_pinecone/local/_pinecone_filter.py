@@ -197,9 +197,7 @@ def _scalar(name: str, op: str, value: Any) -> str | float | bool:
         return value
     if isinstance(value, (int, float)):
         return float(value)
-    raise FilterError(
-        f"{op} for field {name!r} requires a string, number or boolean, got {_type_name(value)}"
-    )
+    raise FilterError(f"{op} for field {name!r} requires a string, number or boolean, got {_type_name(value)}")
 
 
 def _eq(name: str, value: str | float | bool) -> Node:

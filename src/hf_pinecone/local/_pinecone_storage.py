@@ -46,7 +46,7 @@ DEFAULT_COMPACT_BYTES = 256 * 1024 * 1024
 _SNAPSHOT_CHUNK = 20_000
 # Namespaces at least this large are searched with the int8 pre-pass (smaller ones: one exact float32 pass).
 INT8_MIN_ROWS = 32_768
-INT8_CHUNK_ROWS = 512
+INT8_CHUNK_ROWS = 1024
 # The int8 pass of namespaces at least this large is split over INT8_THREADS threads.
 INT8_THREADS = min(2, os.cpu_count() or 1)
 INT8_PARALLEL_MIN_ROWS = 131_072
@@ -217,19 +217,24 @@ class Namespace:
         key, so only rows with ``approx + e >= T`` can be in the top k. Those few rows are rescored exactly.
         """
         count = self.count
+        empty = (np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32))
         if count == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+            return empty
         query = np.ascontiguousarray(query, dtype=np.float32)
         selected = count if mask is None else int(np.count_nonzero(mask))
         if selected == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
-        use_int8 = count >= INT8_MIN_ROWS and selected >= max(count // 8, 4 * top_k)
-        if use_int8:
-            candidates = self._int8_candidates(query, top_k, metric, mask)
+            return empty
+        everything = slice(0, count)
+        if selected < max(INT8_MIN_ROWS, 4 * top_k):
+            candidates = np.arange(count) if mask is None else np.flatnonzero(mask)
         elif mask is None:
-            candidates = np.arange(count)
+            candidates = self._int8_candidates(query, top_k, metric, everything, None)
+        elif 2 * selected >= count:
+            # A broad filter: scan everything and drop the rows it excludes.
+            candidates = self._int8_candidates(query, top_k, metric, everything, mask)
         else:
-            candidates = np.flatnonzero(mask)
+            # A narrow filter: scan only the matching rows (gathering int8 codes is 4x cheaper than floats).
+            candidates = self._int8_candidates(query, top_k, metric, np.flatnonzero(mask), None)
         return self._exact_top_k(candidates, query, top_k, metric)
 
     def _keys(
@@ -260,11 +265,10 @@ class Namespace:
         order = top[np.argsort(-keys[top], kind="stable")]
         return candidates[order], scores[order].astype(np.float32, copy=False)
 
-    def _int8_dots(self, query: FloatArray) -> FloatArray:
-        """``codes @ query`` for the live rows, in cache-sized chunks, split over worker threads when large."""
-        count = self.count
+    def _int8_dots(self, query: FloatArray, codes: npt.NDArray[np.int8]) -> FloatArray:
+        """``codes @ query`` in cache-sized chunks, split over worker threads when large."""
+        count = codes.shape[0]
         dots = np.empty(count, dtype=np.float32)
-        codes = self.codes
         chunk_rows = INT8_CHUNK_ROWS
 
         def work(lo: int, hi: int) -> None:
@@ -290,39 +294,43 @@ class Namespace:
         return dots
 
     def _int8_candidates(
-        self, query: FloatArray, top_k: int, metric: str, mask: npt.NDArray[np.bool_] | None
+        self,
+        query: FloatArray,
+        top_k: int,
+        metric: str,
+        rows: npt.NDArray[np.intp] | slice,
+        mask: npt.NDArray[np.bool_] | None,
     ) -> npt.NDArray[np.intp]:
-        count = self.count
-        dots = self._int8_dots(query)
-        live = slice(0, count)
-        dots *= self.scales[live]
+        """Rows (of ``rows``, and of ``mask`` when given) whose exact key can still reach the top k."""
+        dots = self._int8_dots(query, self.codes[rows])
+        dots *= self.scales[rows]
         qnorm = np.float32(np.sqrt(np.dot(query, query)))
-        keys, _ = self._keys(live, dots, query, metric)
+        keys, _ = self._keys(rows, dots, query, metric)
         if metric == "cosine":
-            slack = self.errors[live] * self.invnorms[live]
+            slack = self.errors[rows] * self.invnorms[rows]
         elif metric == "euclidean":
             # The second term covers float32 rounding of |x|^2 + |q|^2 (it can dwarf |x||q|).
             qq = np.float32(np.dot(query, query))
-            slack = self.errors[live] * (2.0 * qnorm) + (self.sqnorms[live] + qq) * np.float32(1e-6)
+            slack = self.errors[rows] * (2.0 * qnorm) + (self.sqnorms[rows] + qq) * np.float32(1e-6)
         else:
-            slack = self.errors[live] * qnorm
+            slack = self.errors[rows] * qnorm
         if mask is not None:
             keys = np.where(mask, keys, -np.inf).astype(np.float32)
         lower = keys - slack
         upper = keys + slack
+        total = keys.shape[0]
         # The k-th largest lower bound of a sample never exceeds the overall one: a cheap first threshold.
-        stride = max(1, count // (64 * top_k))
-        sample = lower[::stride]
+        sample = lower[:: max(1, total // (64 * top_k))]
         k = min(top_k, sample.shape[0])
         first = np.partition(sample, sample.shape[0] - k)[sample.shape[0] - k]
-        candidates = np.flatnonzero(upper >= first)
-        if candidates.shape[0] > top_k:
-            bounds = lower[candidates]
+        local = np.flatnonzero(upper >= first)
+        if local.shape[0] > top_k:
+            bounds = lower[local]
             threshold = np.partition(bounds, bounds.shape[0] - top_k)[bounds.shape[0] - top_k]
-            candidates = candidates[upper[candidates] >= threshold]
+            local = local[upper[local] >= threshold]
         if mask is not None:
-            candidates = candidates[mask[candidates]]
-        return candidates
+            local = local[mask[local]]
+        return local if isinstance(rows, slice) else rows[local]
 
     def sorted_ids(self) -> list[str]:
         """All ids in lexicographic order (cached until the next change), for list pagination."""
@@ -507,9 +515,18 @@ class IndexStore:
             return
         header["seq"] = self._seq
         frame = _encode_frame(header, blob)
-        self._wal.write(frame)
-        self._wal.flush()
-        os.fsync(self._wal.fileno())
+        try:
+            view = memoryview(frame)
+            while view:  # unbuffered: nothing can linger in a buffer after a failure
+                written = self._wal.write(view)
+                view = view[written or 0 :]
+            os.fsync(self._wal.fileno())
+        except BaseException:
+            # Never leave a partial frame in the middle of the log: replay stops at the first bad frame, which
+            # would hide every later (acknowledged) write. The failed request is answered with an error.
+            with contextlib.suppress(OSError):
+                self._wal.truncate(self._wal_bytes)
+            raise
         self._wal_bytes += len(frame)
 
     def _commit(self, header: dict[str, Any], blob: bytes = b"") -> None:
@@ -544,7 +561,7 @@ class IndexStore:
                     self._seq = max(self._seq, seq)
         created = not wal_path.exists()
         # Cut a torn tail so new frames are not appended after garbage.
-        self._wal = open(wal_path, "ab")  # noqa: SIM115 - kept open for the index's lifetime
+        self._wal = open(wal_path, "ab", buffering=0)  # noqa: SIM115 - kept open for the index's lifetime
         if created:
             _fsync_dir(directory)
         if self._wal.tell() != good_end:

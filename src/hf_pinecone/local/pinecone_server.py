@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import hmac
+import logging
 import re
 import signal
 import threading
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from hf_pinecone.local.faults import FaultPlan
 
 __all__ = ["create_pinecone_app", "run_pinecone_server", "serve_pinecone"]
+
+logger = logging.getLogger(__name__)
 
 API_VERSION = "2025-04"
 MAX_UPSERT_RECORDS = 1000
@@ -175,9 +178,7 @@ def _dense_vector(values: Any, dimension: int, *, query: bool, metric: str) -> n
     numbers = _check_numbers(values, "Query vector" if query else "Vector values")
     if len(numbers) != dimension:
         prefix = "Query vector" if query else "Vector"
-        raise invalid(
-            f"{prefix} dimension {len(numbers)} does not match the dimension of the index {dimension}"
-        )
+        raise invalid(f"{prefix} dimension {len(numbers)} does not match the dimension of the index {dimension}")
     with np.errstate(over="ignore"):
         vector = np.asarray(numbers, dtype=np.float32)
     if not np.all(np.isfinite(vector)):
@@ -203,11 +204,7 @@ def _metadata(value: Any, record_id: str) -> Metadata | None:
         elif isinstance(item, list) and all(isinstance(element, str) for element in item):
             clean[key] = list(item)
         else:
-            kind = (
-                "null"
-                if item is None
-                else ("list containing non-strings" if isinstance(item, list) else "object")
-            )
+            kind = "null" if item is None else ("list containing non-strings" if isinstance(item, list) else "object")
             raise invalid(
                 f"Metadata value for field {key!r} of vector {record_id!r} must be a string, number, "
                 f"boolean or list of strings, got {kind}"
@@ -245,9 +242,7 @@ def _ids(value: Any, *, what: str) -> list[str]:
     if not isinstance(value, list):
         raise invalid(f"{what} must be an array of strings")
     if len(value) > MAX_IDS_PER_REQUEST:
-        raise invalid(
-            f"Cannot {what.split()[0]} more than {MAX_IDS_PER_REQUEST} ids per request, got {len(value)}"
-        )
+        raise invalid(f"Cannot {what.split()[0]} more than {MAX_IDS_PER_REQUEST} ids per request, got {len(value)}")
     return [_record_id(item) for item in value]
 
 
@@ -264,9 +259,7 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     if not isinstance(records, list):
         raise invalid("vectors must be an array of records")
     if len(records) > MAX_UPSERT_RECORDS:
-        raise invalid(
-            f"Request contains {len(records)} vectors, which exceeds the limit of {MAX_UPSERT_RECORDS}"
-        )
+        raise invalid(f"Request contains {len(records)} vectors, which exceeds the limit of {MAX_UPSERT_RECORDS}")
     namespace = _namespace(body)
     dimension = store.config.dimension
     ids: list[str] = []
@@ -280,9 +273,7 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
             raise invalid("Sparse values are not supported by this local server (dense indexes only)")
         values = _check_numbers(record.get("values"), "Vector values")
         if len(values) != dimension:
-            raise invalid(
-                f"Vector dimension {len(values)} does not match the dimension of the index {dimension}"
-            )
+            raise invalid(f"Vector dimension {len(values)} does not match the dimension of the index {dimension}")
         ids.append(record_id)
         rows.append(values)
         metadata.append(_metadata(record.get("metadata"), record_id))
@@ -292,9 +283,7 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
         raise invalid("Vector values must be finite 32-bit floats")
     zero = ~matrix.any(axis=1)
     if zero.any():
-        raise invalid(
-            f"Dense vectors must contain at least one non-zero value (vector {ids[int(np.argmax(zero))]!r})"
-        )
+        raise invalid(f"Dense vectors must contain at least one non-zero value (vector {ids[int(np.argmax(zero))]!r})")
     if ids:
         with store.lock:
             store.upsert(namespace, ids, matrix, metadata)
@@ -411,9 +400,7 @@ def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
         raise invalid("Sparse values are not supported by this local server (dense indexes only)")
     vector = None
     if body.get("values") is not None:
-        vector = _dense_vector(
-            body["values"], store.config.dimension, query=False, metric=store.config.metric
-        )
+        vector = _dense_vector(body["values"], store.config.dimension, query=False, metric=store.config.metric)
     set_metadata = None
     if body.get("setMetadata") is not None:
         set_metadata = _metadata(body["setMetadata"], record_id)
@@ -607,15 +594,17 @@ def create_pinecone_app(
                 return await handler(request)
             except ApiError as exc:
                 return _json_response(exc.body, exc.status)
+            except Exception:  # a bug must still answer in Pinecone's shape, and keep serving
+                logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                body = {"error": {"code": "INTERNAL", "message": "Internal error"}, "status": 500}
+                return _json_response(body, 500)
 
         return endpoint
 
     def data(handler: Callable[[IndexStore, Request], Awaitable[dict[str, Any]]]) -> Handler:
         async def endpoint(request: Request) -> Response:
             if not authorised(request):
-                return _json_response(
-                    {"code": _UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401
-                )
+                return _json_response({"code": _UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401)
             name = request.path_params["name"]
             store = registry.get(name)
             try:
@@ -624,6 +613,9 @@ def create_pinecone_app(
                 return _json_response(await handler(store, request))
             except ApiError as exc:
                 return _json_response(exc.body, exc.status)
+            except Exception:  # a bug must still answer in Pinecone's shape, and keep serving
+                logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                return _json_response({"code": 13, "message": "Internal error", "details": []}, 500)
 
         return endpoint
 
@@ -659,9 +651,7 @@ def create_pinecone_app(
         config = store.config
         protection = body.get("deletion_protection") or config.deletion_protection
         if protection not in ("enabled", "disabled"):
-            raise control_error(
-                400, "INVALID_ARGUMENT", "deletion_protection must be 'enabled' or 'disabled'"
-            )
+            raise control_error(400, "INVALID_ARGUMENT", "deletion_protection must be 'enabled' or 'disabled'")
         tags = dict(config.tags or {})
         new_tags = body.get("tags") or {}
         if not isinstance(new_tags, dict):
