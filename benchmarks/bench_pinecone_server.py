@@ -12,13 +12,15 @@ Usage::
 
     python benchmarks/bench_pinecone_server.py [--sizes 100000 500000] [--queries 200] [--data-dir DIR]
 
-Prints a markdown table on stdout (progress goes to stderr).
+Prints a markdown table on stdout (progress goes to stderr). The last column is the 1-minute load average while the
+queries ran: on a shared machine, latency scales with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -141,7 +143,9 @@ def run(size: int, n_queries: int, sdk_records: int, data_dir: Path | None) -> d
         assert index.describe_index_stats().total_vector_count == size
         queries = sdk_vectors[rng.integers(0, len(sdk_vectors), n_queries)] + 0.05 * unit_vectors(rng, n_queries)
         log(f"size {size}: {n_queries} queries")
+        load_before = os.getloadavg()[0]
         plain = query_latencies(index, queries)
+        load_after = os.getloadavg()[0]
         filtered = query_latencies(index, queries[: max(20, n_queries // 4)], filter={"bucket": 3})
     return {
         "size": size,
@@ -151,6 +155,7 @@ def run(size: int, n_queries: int, sdk_records: int, data_dir: Path | None) -> d
         "fp95": float(np.percentile(filtered, 95)),
         "sdk_rate": sdk_rate,
         "http_rate": http_rate,
+        "load": (load_before + load_after) / 2,
     }
 
 
@@ -176,13 +181,14 @@ def main() -> None:
         "filtered p95 (ms)",
         "SDK upsert (rec/s)",
         "HTTP bulk upsert (rec/s)",
+        "machine load avg",
     ]
     print("| " + " | ".join(columns) + " |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|" + "---:|" * len(columns))
     for r in rows:
         print(
             f"| {r['size']:,} | {r['p50']:.1f} | {r['p95']:.1f} | {r['fp50']:.1f} | {r['fp95']:.1f} "
-            f"| {r['sdk_rate']:,.0f} | {r['http_rate']:,.0f} |"
+            f"| {r['sdk_rate']:,.0f} | {r['http_rate']:,.0f} | {r['load']:.1f} |"
         )
 
 

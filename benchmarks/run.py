@@ -37,7 +37,7 @@ class Scale:
 
 FULL = Scale(
     ingest_records=20_000,
-    ingest_repetitions=3,
+    ingest_repetitions=2,
     adapt_records=5_000,
     model_records=1_000,
     model_repetitions=3,
@@ -138,7 +138,13 @@ TITLES = {
 }
 
 
-def render(info: dict[str, str], sections: dict[str, str], quick: bool, seconds: float) -> str:
+def render(
+    info: dict[str, str],
+    sections: dict[str, str],
+    quick: bool,
+    seconds: float,
+    merged_from: dict[str, str] | None = None,
+) -> str:
     head = [
         "# Benchmarks",
         "",
@@ -155,8 +161,13 @@ def render(info: dict[str, str], sections: dict[str, str], quick: bool, seconds:
         f"- Python {info['python']}; {info['packages']}",
         f"- Total benchmark time: {seconds / 60:.1f} min"
         + (" (**--quick**: small sizes, not for publishing)" if quick else ""),
-        "",
     ]
+    if merged_from:
+        head.append(
+            "- Scenarios kept from an earlier run (`--merge`): "
+            + ", ".join(f"{TITLES[name]} ({date})" for name, date in merged_from.items())
+        )
+    head.append("")
     body = []
     for name in SCENARIOS:
         if name in sections:
@@ -172,6 +183,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other scenarios' sections from benchmarks/results.json"
+    )
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -189,10 +203,23 @@ def main() -> None:
         log(f"=== {TITLES[name]}")
         sections[name], numbers[name] = run_scenario(name, scale)
         log(f"=== done in {time.perf_counter() - t0:.0f} s")
+        numbers[name + "_minutes"] = (time.perf_counter() - t0) / 60
     seconds = time.perf_counter() - started
-    args.out.write_text(render(info, sections, args.quick, seconds))
-    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(numbers, indent=1, default=str))
-    log(f"wrote {args.out} in {seconds / 60:.1f} min")
+    results = ROOT / "benchmarks" / "results.json"
+    if args.merge and results.exists():
+        # Keep the other scenarios of the previous run (e.g. after re-running one with --only).
+        previous = json.loads(results.read_text())
+        for name in SCENARIOS:
+            if name not in sections and name in previous.get("sections", {}):
+                sections[name] = previous["sections"][name]
+                numbers[name] = previous.get(name)
+                numbers[name + "_minutes"] = previous.get(name + "_minutes", 0)
+                numbers.setdefault("merged_from", {})[name] = previous["machine"]["date"]
+        seconds = sum(numbers.get(name + "_minutes", 0) for name in SCENARIOS) * 60
+    numbers["sections"] = sections
+    args.out.write_text(render(info, sections, args.quick, seconds, numbers.get("merged_from", {})))
+    results.write_text(json.dumps(numbers, indent=1, default=str))
+    log(f"wrote {args.out} in {(time.perf_counter() - started) / 60:.1f} min")
 
 
 if __name__ == "__main__":

@@ -323,3 +323,35 @@ def test_permit_reports_overload_and_failed_requests_are_not_measured() -> None:
     assert [s.overloaded for s in policy.samples] == [True]
     assert limiter.in_flight == 0
     assert policy.acquires[0] == (1, 0)
+
+
+# ------------------------------------------------------------------------------------- in the client
+def test_client_default_is_adaptive_and_an_int_fixes_it() -> None:
+    from hf_pinecone.endpoint import EndpointClient
+
+    with EndpointClient("http://127.0.0.1:9") as client:
+        assert isinstance(client._limiter.policy, AdaptivePolicy)
+        assert client.max_concurrency == DEFAULT_INITIAL_CONCURRENCY
+    with EndpointClient("http://127.0.0.1:9", max_concurrency=3) as client:
+        assert isinstance(client._limiter.policy, FixedPolicy)
+        assert client.max_concurrency == 3
+
+
+async def test_client_backs_off_on_an_endpoint_that_serves_one_request_at_a_time() -> None:
+    """Real loopback endpoint answering 429 past one request in flight: every text still comes back right,
+    and the client's limit ends below where it started."""
+    from hf_pinecone._retry import RetryPolicy
+    from hf_pinecone.endpoint import AsyncEndpointClient
+    from hf_pinecone.local import serve_endpoint
+    from hf_pinecone.local.endpoint_server import HashEmbedder
+
+    embedder = HashEmbedder(8)
+    texts = [f"text {i}" for i in range(400)]
+    retry = RetryPolicy(max_retries=50, backoff_base=0.01, backoff_max=0.05)
+    with serve_endpoint(embedder=embedder, replicas=1, max_concurrent_requests=1, delay=0.002) as url:
+        async with AsyncEndpointClient(url, batch_size=4, retry=retry) as client:
+            vectors = await client.aembed(texts)
+            assert client.max_concurrency < DEFAULT_INITIAL_CONCURRENCY
+    expected = embedder.embed(texts, normalize=True, truncate=True, prompt_name=None)
+    assert len(vectors) == len(texts)
+    assert all(abs(a - b) < 1e-6 for v, e in zip(vectors, expected, strict=True) for a, b in zip(v, e, strict=True))

@@ -6,6 +6,7 @@ malformed JSON, null metadata, oversized bodies), so the server's own answer can
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import threading
@@ -520,6 +521,14 @@ async def test_every_route_async(pinecone_url: str, index_name: str) -> None:
                 await idx.upsert(vectors=[("c", [1.0])], namespace="n")
             assert err.value.status == 400
             assert (await idx.describe_index_stats()).total_vector_count == 1
+
+            # Many requests in flight at once over aiohttp: the server serves them concurrently.
+            async def write_then_read(i: int) -> int:
+                await idx.upsert(vectors=[(f"c{i}", [1.0, float(i), 0.0, 0.0])], namespace="conc")
+                return len((await idx.fetch(ids=[f"c{i}"], namespace="conc")).vectors)
+
+            assert await asyncio.gather(*(write_then_read(i) for i in range(40))) == [1] * 40
+            assert (await idx.describe_index_stats()).namespaces["conc"].vector_count == 40
         await pc.delete_index(index_name)
         assert not await pc.has_index(index_name)
 

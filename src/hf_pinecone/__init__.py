@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "ingest": "hf_pinecone.ingest",
     "aingest": "hf_pinecone.ingest",
     "IngestReport": "hf_pinecone.ingest",
+    "RejectedRecord": "hf_pinecone.ingest",
     # Inference Endpoint lifecycle
     "ensure_endpoint": "hf_pinecone.lifecycle",
     "resolve_endpoint_url": "hf_pinecone.lifecycle",
@@ -138,6 +139,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from hf_pinecone.ingest import (
         IngestReport as IngestReport,
+    )
+    from hf_pinecone.ingest import (
+        RejectedRecord as RejectedRecord,
     )
     from hf_pinecone.ingest import (
         aingest as aingest,

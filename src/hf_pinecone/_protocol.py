@@ -417,7 +417,7 @@ class EndpointProtocol:
     normalize: bool | None = None
     truncate: bool | None = None
     prompt_name: str | None = None
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting_announced: bool = field(default=False, repr=False)

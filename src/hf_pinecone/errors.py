@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "ConfigurationError",
@@ -149,4 +150,12 @@ class InvalidRecordError(PineconeStoreError, ValueError):
 
 
 class IngestError(HfPineconeError):
-    """An ingestion run stopped on a run-level failure; work already upserted is kept."""
+    """An ingestion run stopped on a run-level failure; work already upserted is kept.
+
+    Attributes:
+        report: The partial :class:`~hf_pinecone.ingest.IngestReport` of what was done before the failure.
+    """
+
+    def __init__(self, message: str, *, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -443,9 +443,6 @@ def _open_source(
 
 
 # --------------------------------------------------------------------------------------------------- stages
-_RUN_LEVEL = (EndpointAuthError, EndpointUnavailableError)
-
-
 class _ErrorSink:
     """Writes rejected records to a JSONL file (opened on the first rejection) and keeps a small sample."""
 
@@ -497,14 +494,13 @@ class _Pipeline:
         namespace: str | None,
         force: bool,
         sink: _ErrorSink,
-        bar: Any,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
         self.namespace = namespace
         self.force = force
         self.sink = sink
-        self.bar = bar
+        self.bar: Any = None
         self.read = 0
         self.duplicates = 0
         self.already_present = 0
@@ -744,6 +740,8 @@ async def aingest(
         max_metadata_bytes = PINECONE_MAX_METADATA_BYTES
 
     started = time.perf_counter()
+    # Resolved first: a missing endpoint URL fails here, before any file is opened.
+    pipeline = _Pipeline(store=store, embeddings=embeddings, namespace=namespace, force=force, sink=_ErrorSink(None))
     rows, total, column = await asyncio.to_thread(_open_source, source, column, None)
     if limit is not None and total is not None:
         total = min(total, limit)
@@ -757,9 +755,8 @@ async def aingest(
         chunk_size=chunk_size,
         max_metadata_bytes=max_metadata_bytes,
     )
-    sink = _ErrorSink(Path(errors_file).expanduser() if errors_file is not None else None)
-    bar = _progress_bar(total, progress)
-    pipeline = _Pipeline(store=store, embeddings=embeddings, namespace=namespace, force=force, sink=sink, bar=bar)
+    sink = pipeline.sink = _ErrorSink(Path(errors_file).expanduser() if errors_file is not None else None)
+    bar = pipeline.bar = _progress_bar(total, progress)
     slots = asyncio.Semaphore(max_chunks_in_flight)
     tasks: set[asyncio.Task[None]] = set()
 
@@ -807,10 +804,7 @@ async def aingest(
         failure = pipeline.failure
         if isinstance(failure, ConfigurationError):
             raise failure
-        error = IngestError(f"{_failure_message(failure)} ({report})")
-        # IngestError carries the partial report (setattr: works whether or not errors.py declares it).
-        setattr(error, "report", report)  # noqa: B010
-        raise error from failure
+        raise IngestError(f"{_failure_message(failure)} ({report})", report=report) from failure
     if report.failed:
         logger.warning(
             "%d record(s) rejected%s",
@@ -818,6 +812,15 @@ async def aingest(
             f"; see {report.errors_file}" if report.errors_file else "",
         )
     return report
+
+
+async def _close_loop_client(embeddings: Any) -> None:
+    try:
+        client = getattr(embeddings, "async_client", None)
+    except HfPineconeError:  # misconfigured embeddings: nothing was opened
+        return
+    if client is not None and hasattr(client, "aclose"):
+        await client.aclose()
 
 
 def ingest(
@@ -882,26 +885,33 @@ def ingest(
         IngestError: A run-level failure (auth, endpoint unavailable after retries, store failure) stopped the
             run; what was upserted stays stored and ``exc.report`` holds the partial :class:`IngestReport`.
     """
-    coro = aingest(
-        source,
-        store=store,
-        embeddings=embeddings,
-        column=column,
-        id_column=id_column,
-        metadata_columns=metadata_columns,
-        namespace=namespace,
-        limit=limit,
-        force=force,
-        errors_file=errors_file,
-        progress=progress,
-        chunk_size=chunk_size,
-        max_chunks_in_flight=max_chunks_in_flight,
-        max_metadata_bytes=max_metadata_bytes,
-    )
+
+    async def run_and_close() -> IngestReport:
+        try:
+            return await aingest(
+                source,
+                store=store,
+                embeddings=embeddings,
+                column=column,
+                id_column=id_column,
+                metadata_columns=metadata_columns,
+                namespace=namespace,
+                limit=limit,
+                force=force,
+                errors_file=errors_file,
+                progress=progress,
+                chunk_size=chunk_size,
+                max_chunks_in_flight=max_chunks_in_flight,
+                max_metadata_bytes=max_metadata_bytes,
+            )
+        finally:
+            # This private loop ends with the call: close the endpoint client bound to it.
+            await _close_loop_client(embeddings if embeddings is not None else getattr(store, "embeddings", None))
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return asyncio.run(run_and_close())
     # Called from a running loop (a notebook, an async app): run on a private loop in a worker thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-ingest") as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(asyncio.run, run_and_close()).result()

@@ -18,6 +18,7 @@ Semantics (Pinecone's documented ones):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,32 +67,38 @@ class Columns:
         return col
 
 
+_NONE, _NUMBER, _STRING, _BOOL, _LIST = range(5)
+# type(value) -> kind; anything unexpected counts as absent (validated metadata never holds other types).
+_KINDS: defaultdict[type, int] = defaultdict(
+    lambda: _NONE, {float: _NUMBER, int: _NUMBER, str: _STRING, bool: _BOOL, list: _LIST}
+)
+
+
 def _build_column(metadata: Sequence[Mapping[str, Any] | None], count: int, name: str) -> FieldColumn:
-    present = np.zeros(count, dtype=np.bool_)
+    # Whole-column passes in C (comprehension, map, numpy casts) instead of per-record branching in Python.
+    values = [meta.get(name) if meta else None for meta in metadata[:count]]
+    kinds = np.fromiter(map(_KINDS.__getitem__, map(type, values)), dtype=np.int8, count=count)
+    objects = np.empty(count, dtype=object)
+    objects[:] = values
+    present = kinds != _NONE
     numbers = np.full(count, np.nan, dtype=np.float64)
+    rows = np.flatnonzero(kinds == _NUMBER)
+    numbers[rows] = objects[rows].astype(np.float64)
     is_true = np.zeros(count, dtype=np.bool_)
     is_false = np.zeros(count, dtype=np.bool_)
+    rows = np.flatnonzero(kinds == _BOOL)
+    flags = objects[rows].astype(np.bool_)
+    is_true[rows[flags]] = True
+    is_false[rows[~flags]] = True
     buckets: dict[str, list[int]] = {}
-    for row in range(count):
-        meta = metadata[row]
-        if not meta:
-            continue
-        value = meta.get(name)
-        if value is None:
-            continue
-        present[row] = True
-        if value is True:
-            is_true[row] = True
-        elif value is False:
-            is_false[row] = True
-        elif isinstance(value, str):
-            buckets.setdefault(value, []).append(row)
-        elif isinstance(value, (int, float)):
-            numbers[row] = float(value)
-        elif isinstance(value, list):
-            for item in set(value):
-                buckets.setdefault(item, []).append(row)
-    strings = {key: np.asarray(rows, dtype=np.intp) for key, rows in buckets.items()}
+    rows = np.flatnonzero(kinds == _STRING)
+    for row, value in zip(rows.tolist(), objects[rows].tolist(), strict=True):
+        buckets.setdefault(value, []).append(row)
+    rows = np.flatnonzero(kinds == _LIST)
+    for row, items in zip(rows.tolist(), objects[rows].tolist(), strict=True):
+        for item in set(items):
+            buckets.setdefault(item, []).append(row)
+    strings = {key: np.asarray(found, dtype=np.intp) for key, found in buckets.items()}
     return FieldColumn(present, numbers, is_true, is_false, strings)
 
 

@@ -45,7 +45,9 @@ _MAX_FRAME = 1 << 31
 DEFAULT_COMPACT_BYTES = 256 * 1024 * 1024
 _SNAPSHOT_CHUNK = 20_000
 # Namespaces at least this large are searched with the int8 pre-pass (smaller ones: one exact float32 pass).
-INT8_MIN_ROWS = 32_768
+INT8_MIN_ROWS = 2_048
+# Exact scoring of at most this many rows avoids BLAS (see _exact_top_k).
+SMALL_EXACT_ROWS = 4_096
 INT8_CHUNK_ROWS = 1024
 # The int8 pass of namespaces at least this large is split over INT8_THREADS threads.
 INT8_THREADS = min(2, os.cpu_count() or 1)
@@ -254,7 +256,10 @@ class Namespace:
     def _exact_top_k(
         self, candidates: npt.NDArray[np.intp], query: FloatArray, top_k: int, metric: str
     ) -> tuple[npt.NDArray[np.intp], FloatArray]:
-        if candidates.shape[0] == self.count:
+        if candidates.shape[0] <= SMALL_EXACT_ROWS:
+            # numpy's own loop: for a few rows, waking BLAS worker threads costs more than the arithmetic.
+            dots = np.einsum("ij,j->i", self.vectors[candidates], query)
+        elif candidates.shape[0] == self.count:
             dots = self.vectors[: self.count] @ query
         else:
             dots = self.vectors[candidates] @ query
