@@ -103,21 +103,36 @@ def run_library(url: str, pinecone_url: str, texts: list[str]) -> float:
     return ingest_with(url, pinecone_url, texts)[0]
 
 
-def ingest_with(url: str, pinecone_url: str, texts: list[str], **options: Any) -> tuple[float, int]:
-    """``hf_pinecone.ingest`` with ``InferenceEndpointEmbeddings(**options)``: (records/s, concurrency at end)."""
-    from hf_pinecone import InferenceEndpointEmbeddings, PineconeStore, ingest
+def ingest_with(
+    url: str, pinecone_url: str, texts: list[str], *, tolerate_failure: bool = False, **options: Any
+) -> tuple[float, int, str | None]:
+    """``hf_pinecone.ingest`` with ``InferenceEndpointEmbeddings(**options)``.
 
+    Returns records/s (of what was stored), the client's concurrency limit at the end, and the run-level
+    error that stopped the run (only with ``tolerate_failure``; else it raises).
+    """
+    from hf_pinecone import InferenceEndpointEmbeddings, PineconeStore, ingest
+    from hf_pinecone.errors import IngestError
+
+    failure: str | None = None
     with fresh_index(pinecone_url) as host:
         embeddings = InferenceEndpointEmbeddings(endpoint_url=url, **options)
         store = PineconeStore(embedding=embeddings, pinecone_api_key="local", host=host)
         start = time.perf_counter()
-        report = ingest(texts, store=store, progress=False)
+        try:
+            report = ingest(texts, store=store, progress=False)
+        except IngestError as exc:
+            if not tolerate_failure:
+                raise
+            report = exc.report
+            failure = f"stopped after {report.upserted:,} of {len(texts):,} records: {exc.__cause__}"
         seconds = time.perf_counter() - start
         limit = embeddings.async_client.max_concurrency
         embeddings.close()
-        assert report.upserted == len(texts), report
-        _check(pinecone_url, host, len(texts))
-    return len(texts) / seconds, limit
+        if failure is None:
+            assert report.upserted == len(texts), report
+            _check(pinecone_url, host, len(texts))
+    return report.upserted / seconds, limit, failure
 
 
 def _check(pinecone_url: str, host: str, expected: int) -> None:
@@ -155,7 +170,7 @@ def compare(spec: EndpointSpec, records: int, repetitions: int, pinecone_url: st
 class AdaptResult:
     label: str
     spec: EndpointSpec
-    rows: list[tuple[str, float, int, int]]  # setting, records/s (median), 429s, final limit
+    rows: list[tuple[str, float, int, int, str]]  # setting, records/s (median), 429s, final limit, failures
 
 
 def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptResult]:
@@ -181,13 +196,22 @@ def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptR
             log(f"adaptation: {label}")
             overloaded: dict[str, list[int]] = {name: [] for name, _ in settings}
             limits: dict[str, int] = {}
+            failures: dict[str, list[str]] = {name: [] for name, _ in settings}
             contenders = {
-                name: _adapt_run(url, pinecone_url, texts, options, overloaded[name], limits, name)
+                name: _adapt_run(url, pinecone_url, texts, options, overloaded[name], limits, failures[name], name)
                 for name, options in settings
             }
             runs = alternate(contenders, repetitions)
             rows = [
-                (name, runs[name].median, sorted(overloaded[name])[len(overloaded[name]) // 2], limits[name])
+                (
+                    name,
+                    runs[name].median,
+                    sorted(overloaded[name])[len(overloaded[name]) // 2],
+                    limits[name],
+                    f"{len(failures[name])} of {repetitions} runs failed: {failures[name][0]}"
+                    if failures[name]
+                    else "",
+                )
                 for name, _ in settings
             ]
             results.append(AdaptResult(label, spec, rows))
@@ -201,12 +225,15 @@ def _adapt_run(
     options: dict[str, Any],
     overloaded: list[int],
     limits: dict[str, int],
+    failures: list[str],
     name: str,
 ) -> Callable[[], float]:
     def run() -> float:
         before = endpoint_stats(url)["overloaded"]
-        rate, limits[name] = ingest_with(url, pinecone_url, texts, **options)
+        rate, limits[name], failure = ingest_with(url, pinecone_url, texts, tolerate_failure=True, **options)
         overloaded.append(endpoint_stats(url)["overloaded"] - before)
+        if failure is not None:
+            failures.append(failure)
         return rate
 
     return run
@@ -277,9 +304,12 @@ def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> 
     for a in adapt:
         cap = a.spec.capacity()
         rows = [
-            [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", str(limit)] for name, rate, n429, limit in a.rows
+            [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", str(limit), failed or "completed"]
+            for name, rate, n429, limit, failed in a.rows
         ]
         out.append(f"Endpoint that {a.label}: `{a.spec.describe()}`, capacity {cap:,.0f} records/s.\n")
-        out.append(table(["client concurrency", "records/s", "of capacity", "429s per run", "limit at end"], rows))
+        out.append(
+            table(["client concurrency", "records/s", "of capacity", "429s per run", "limit at end", "outcome"], rows)
+        )
         out.append("")
     return "\n".join(out)

@@ -32,7 +32,7 @@ def test_ingest_scenario_and_adaptation() -> None:
     assert len(numbers["adaptation"]) == 2
     for rows in numbers["adaptation"].values():
         assert [row[0] for row in rows][-1] == "adaptive (default)"
-        assert all(rate > 0 for _, rate, _, _ in rows)
+        assert all(rate > 0 for _, rate, *_ in rows)
     assert len(_numbers_in_rows(markdown)) >= 2 * 3 + 2 + 2 * 3
 
 

@@ -310,3 +310,18 @@ def test_slow_endpoint_times_out_and_is_retried_then_gives_up_clearly() -> None:
     assert "gave up after 3 attempts" in str(caught.value)
     assert "timeout" in str(caught.value).lower()
     assert plan.stats.injected == {"slow": 3}
+
+
+@pytest.mark.parametrize("fault", [Fault.NON_JSON, Fault.TRUNCATED], ids=lambda f: f.value)
+async def test_an_unparseable_200_to_an_upsert_is_not_an_acknowledgement(index_name: str, fault: Fault) -> None:
+    """A proxy's HTML page (the upsert never reached the index) or a cut body under HTTP 200: the SDK hands
+    back raw text; the store must retry instead of counting the records as written (silent loss)."""
+    pinecone_plan = FaultPlan([fault, fault], path_regex=r"/vectors/upsert$")
+    with rig(index_name, endpoint_plan=FaultPlan(), pinecone_plan=pinecone_plan) as r:
+        sync_records = [(f"s{i}", [float(i + 1)] * DIM, {"text": f"sync {i}"}) for i in range(10)]
+        async_records = [(f"a{i}", [float(i + 1)] * DIM, {"text": f"async {i}"}) for i in range(10)]
+        assert r.store.upsert_vectors(sync_records) == 10
+        assert await r.store.aupsert_vectors(async_records) == 10
+        assert r.pinecone_plan.stats.injected == {fault.value: 2}
+        stored = index_contents(r)
+    assert stored == {rid: meta["text"] for rid, _, meta in sync_records + async_records}

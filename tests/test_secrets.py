@@ -203,11 +203,6 @@ def test_exceptions_never_quote_the_token_even_when_the_server_does(echoing_endp
     emb.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest._failure_message redacts only key-shaped patterns, not the store's literal API key "
-    "(fix belongs to ingest.py: pass store/embeddings secrets to redact)",
-)
 def test_ingest_and_store_errors_never_quote_the_pinecone_key(
     servers: tuple[str, str], echoing_endpoint: str, tmp_path: Path
 ) -> None:

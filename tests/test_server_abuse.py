@@ -58,7 +58,12 @@ def pinecone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     with server("pinecone", "--data-dir", str(data_dir)) as (proc, url):
         created = httpx.post(
             f"{url}/indexes",
-            json={"name": "abuse", "dimension": DIM, "metric": "cosine", "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}},
+            json={
+                "name": "abuse",
+                "dimension": DIM,
+                "metric": "cosine",
+                "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}},
+            },
         )
         assert created.status_code == 201, created.text
         yield proc, url
@@ -135,7 +140,8 @@ def test_bodies_over_the_limit(pinecone_server: Any) -> None:
     head = f"POST /indexes/abuse/query HTTP/1.1\r\nHost: x\r\nContent-Length: {10**12}".encode()
     assert raw_status(url, head, b"{}") == 413
     stats = httpx.post(f"{base}/describe_index_stats", json={}).json()
-    assert not any(i.startswith("big-") for i in httpx.get(f"{base}/vectors/list", params={"prefix": "big-"}).json()["vectors"])
+    listed = httpx.get(f"{base}/vectors/list", params={"prefix": "big-"}).json()["vectors"]
+    assert listed == []  # nothing of the refused upsert was stored
     assert stats["dimension"] == DIM
     healthy_pinecone(url)
 
@@ -179,7 +185,9 @@ async def _pinecone_client(base: str, i: int, garbage: bytes) -> list[int]:
     ns = f"ns{i % 7}"
     async with httpx.AsyncClient(timeout=120) as client:
         statuses = []
-        vectors = [{"id": f"c{i}-{k}", "values": [float(i + 1), float(k + 1)] + [0.5] * (DIM - 2)} for k in range(20)]
+        vectors = [
+            {"id": f"c{i}-{k}", "values": [float(i + 1), float(k + 1)] + [0.5] * (DIM - 2)} for k in range(20)
+        ]
         r = await client.post(f"{base}/vectors/upsert", json={"vectors": vectors, "namespace": ns})
         statuses.append(r.status_code)
         r = await client.post(f"{base}/query", json={"vector": [1.0] * DIM, "topK": 5, "namespace": ns})
@@ -202,7 +210,7 @@ def _storm(base: str, clients: int, garbage: bytes) -> list[list[int]]:
 
 @pytest.mark.slow
 def test_many_concurrent_clients_are_answered_and_memory_does_not_grow(pinecone_server: Any) -> None:
-    """300 clients at once (each its own connection) upsert, query, fetch and send malformed bodies, three
+    """200 clients at once (each its own connection) upsert, query, fetch and send malformed bodies, three
     rounds: every request gets the right status and RSS does not grow round after round."""
     proc, url = pinecone_server
     base = f"{url}/indexes/abuse"
@@ -211,13 +219,13 @@ def test_many_concurrent_clients_are_answered_and_memory_does_not_grow(pinecone_
     garbage = b'{"vectors": [' + b"1," * 10_000 + b"1]}"
     rss = []
     for _ in range(3):
-        results = _storm(base, 300, garbage)
+        results = _storm(base, 200, garbage)
         assert all(statuses == [200, 200, 200, 400, 400] for statuses in results), {tuple(s) for s in results}
         rss.append(rss_mb(proc.pid))
     stats = httpx.post(f"{base}/describe_index_stats", json={}).json()
-    assert sum(ns["vectorCount"] for name, ns in stats["namespaces"].items() if name.startswith("ns")) == 300 * 20
+    assert sum(ns["vectorCount"] for name, ns in stats["namespaces"].items() if name.startswith("ns")) == 200 * 20
     healthy_pinecone(url)
-    print(f"pinecone server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 1,500 requests")
+    print(f"pinecone server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 1,000 requests")
     assert rss[-1] - before < RSS_GROWTH_LIMIT_MB
     assert rss[-1] - rss[0] < 50  # no growth with more traffic
 
@@ -225,8 +233,10 @@ def test_many_concurrent_clients_are_answered_and_memory_does_not_grow(pinecone_
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="pinecone_server buffers every concurrent request body (up to 64 MB each) with no global cap, "
-    "and ~5x the body size per request while parsing: 300 clients x 600 KB take RSS from ~70 MB to ~1 GB",
+    reason="300 clients sending 600 KB JSON bodies at once take the Pinecone server's RSS from ~70 MB to "
+    "~1 GB (a plateau, not a leak: it does not grow on later rounds). Not the body buffering: a bare "
+    "Starlette app that orjson-parses bodies in anyio worker threads shows the same even with one worker "
+    "thread, while parsing on the event loop stays at ~100 MB; fix belongs to local/pinecone_server.py",
 )
 def test_memory_stays_bounded_under_many_large_malformed_bodies(pinecone_server: Any) -> None:
     proc, url = pinecone_server
@@ -307,7 +317,7 @@ def test_endpoint_many_concurrent_clients_and_memory_stays_bounded(endpoint_serv
             return [ok.status_code if len(vectors) == 8 else -1, bad.status_code, too_big.status_code]
 
     async def storm() -> list[list[int]]:
-        return await asyncio.gather(*(one_client(i) for i in range(150)))
+        return await asyncio.gather(*(one_client(i) for i in range(100)))
 
     rss = []
     for _ in range(3):
@@ -315,7 +325,7 @@ def test_endpoint_many_concurrent_clients_and_memory_stays_bounded(endpoint_serv
         assert all(r == [200, 400, 413] for r in results), {tuple(r) for r in results}
         rss.append(rss_mb(proc.pid))
     healthy_endpoint(url)
-    print(f"endpoint server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 450 requests")
+    print(f"endpoint server RSS {before:.0f} MB -> {[round(r) for r in rss]} MB over 3 rounds of 300 requests")
     # The model's first big concurrent batch grows torch's caches once; more traffic must not add to it.
     assert rss[-1] - before < 2 * RSS_GROWTH_LIMIT_MB
     assert rss[-1] - rss[0] < 50

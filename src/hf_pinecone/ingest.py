@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Union
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
@@ -249,6 +250,51 @@ def _metadata_value(name: str, value: Any) -> tuple[bool, Any, str | None]:
     )
 
 
+class _DigestSet:
+    """An exact set of 16-byte digests in two flat numpy arrays (open addressing, linear probing).
+
+    A Python ``set`` of ``bytes`` costs ~100 bytes per entry in as many small objects (which also keep heap
+    arenas from being returned); here an entry costs 17 bytes at 50% load, in two allocations that are
+    released whole when the table doubles.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        self._keys = np.zeros((capacity, 2), dtype=np.uint64)
+        self._used = np.zeros(capacity, dtype=np.bool_)
+        self._mask = capacity - 1
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, digest: bytes) -> bool:
+        """Add a 16-byte ``digest``; ``False`` when it was already present."""
+        hi = int.from_bytes(digest[:8], "little")
+        lo = int.from_bytes(digest[8:16], "little")
+        keys, used, mask = self._keys, self._used, self._mask
+        i = hi & mask
+        while used[i]:
+            if keys[i, 0] == hi and keys[i, 1] == lo:
+                return False
+            i = (i + 1) & mask
+        keys[i, 0] = hi
+        keys[i, 1] = lo
+        used[i] = True
+        self._size += 1
+        if 2 * self._size > mask + 1:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        entries = self._keys[self._used].tolist()
+        self._allocate(2 * (self._mask + 1))
+        for hi, lo in entries:
+            self.add(int(hi).to_bytes(8, "little") + int(lo).to_bytes(8, "little"))
+
+
 class _Reader:
     """Turns source rows into deduplicated, validated chunks. Runs in a worker thread, one call at a time."""
 
@@ -272,8 +318,8 @@ class _Reader:
         self._limit = limit
         self._chunk_size = chunk_size
         self._max_metadata_bytes = max_metadata_bytes
-        # 16-byte digests, not texts: memory stays small even for millions of records.
-        self._seen: set[bytes] = set()
+        # 16-byte digests, not texts, in flat arrays: memory stays small even for millions of records.
+        self._seen = _DigestSet()
         self._row = 0
         self._done = False
         self._warned_text_column = False
@@ -313,10 +359,9 @@ class _Reader:
             return
         assert text is not None and record_id is not None  # guaranteed when problem is None
         digest = hashlib.blake2b(record_id.encode("utf-8"), digest_size=16).digest()
-        if digest in self._seen:
+        if not self._seen.add(digest):
             chunk.duplicates += 1
             return
-        self._seen.add(digest)
         chunk.records.append(_Record(index, record_id, text, metadata))
 
     def _parse(self, row: Any) -> tuple[str | None, dict[str, Any], str | None, str | None]:
@@ -658,7 +703,23 @@ def _reason(exc: BaseException) -> str:
     return redact(str(exc)) or type(exc).__name__
 
 
-def _failure_message(exc: BaseException) -> str:
+def _credentials(*holders: Any) -> list[str]:
+    """Literal secrets held by the store and the embeddings, to scrub from messages.
+
+    Pattern-based redaction only catches key-shaped values; a server that quotes the credentials it received
+    (some proxies do) must not make them reach an exception.
+    """
+    found: list[str] = []
+    for holder in holders:
+        for name in ("_pinecone_api_key", "hf_token"):
+            value: Any = getattr(holder, name, None)
+            secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            if isinstance(secret, str) and secret:
+                found.append(secret)
+    return found
+
+
+def _failure_message(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     if isinstance(exc, EndpointAuthError):
         what = "the endpoint refused the credentials (check HF_TOKEN)"
     elif isinstance(exc, EndpointUnavailableError):
@@ -669,7 +730,7 @@ def _failure_message(exc: BaseException) -> str:
         what = "the store failed"
     else:
         what = f"the store failed ({type(exc).__name__})"
-    return f"ingestion stopped: {what}: {redact(str(exc))}"
+    return f"ingestion stopped: {what}: {redact(str(exc), secrets)}"
 
 
 @asynccontextmanager
@@ -804,7 +865,8 @@ async def aingest(
         failure = pipeline.failure
         if isinstance(failure, ConfigurationError):
             raise failure
-        raise IngestError(f"{_failure_message(failure)} ({report})", report=report) from failure
+        message = _failure_message(failure, _credentials(store, embeddings))
+        raise IngestError(f"{message} ({report})", report=report) from failure
     if report.failed:
         logger.warning(
             "%d record(s) rejected%s",
