@@ -219,7 +219,9 @@ class AdaptivePolicy:
             self._window_start = sample.started
         self._count += 1
         self._latency_sum += sample.latency
-        if self._count < max(self.min_window_samples, self.window_rounds * self._limit):
+        # Slow start only asks "did doubling help?", which one round answers; later steps are finer.
+        rounds = 1 if self.slow_start else self.window_rounds
+        if self._count < max(self.min_window_samples, rounds * self._limit):
             return
         elapsed = sample.finished - self._window_start
         saturated = self._saturated

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.metadata
 import json
 import logging
 import math
 import os
+import random
 import re
 import threading
 import time
@@ -33,13 +35,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+import httpx
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
+from pydantic import SecretStr
 
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
@@ -412,6 +416,8 @@ def _upsert_call(
 
 
 def _upserted(response: Any, batch: Sequence[UpsertRecord]) -> int:
+    if isinstance(response, dict):  # raw data plane
+        return int(response.get("upsertedCount", len(batch)) or 0)
     return int(getattr(response, "upserted_count", len(batch)) or 0)
 
 
@@ -422,7 +428,7 @@ def _fetch_call(fetch: Callable[..., T], chunk: list[str], namespace: str | None
 def _merge_found(responses: Iterable[Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for response in responses:
-        found.update(response.vectors)
+        found.update(_field(response, "vectors") or {})
     return found
 
 
@@ -485,7 +491,7 @@ def _transient(exc: BaseException, policy: RetryPolicy) -> tuple[bool, int | Non
             return True, status, parse_retry_after(_header(getattr(exc, "headers", None), "Retry-After"))
         return False, status, None
     # The sync SDK retried 5xx and connection failures itself and gave up, or the connection broke.
-    if isinstance(exc, (MaxRetryError, ProtocolError, Urllib3Timeout, PineconeProtocolError)):
+    if isinstance(exc, (MaxRetryError, ProtocolError, Urllib3Timeout, PineconeProtocolError, httpx.TransportError)):
         return True, None, None
     try:
         import aiohttp
@@ -571,6 +577,201 @@ async def _gather_bounded(coros: Sequence[Coroutine[Any, Any, T]], limit: int) -
 
 
 # --------------------------------------------------------------------------------------------------
+# Raw data plane: upsert and fetch as JSON over one pooled httpx client.
+# --------------------------------------------------------------------------------------------------
+# The SDK turns every vector into an OpenAPI model object and serializes it with the stdlib json encoder:
+# on a 2-core machine that costs more CPU than embedding, so ingestion was client-bound. These two calls
+# speak the same wire protocol as the SDK (POST /vectors/upsert, GET /vectors/fetch, same headers) with
+# one bytes-level JSON encode per request. Everything else (query, delete, stats) stays on the SDK.
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson = None  # type: ignore[assignment]
+
+_API_VERSION = "2025-04"
+_HTTP_TIMEOUT = 60.0
+_TRANSPORT_ATTEMPTS = 5
+_TRANSPORT_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def _transport_delay(attempt: int) -> float:
+    base: float = min(3.0, 0.1 * 2.0**attempt)
+    return base * (0.75 + random.random() / 2)  # jitter spreads concurrent retries
+
+
+def _dumps(payload: Any) -> bytes:
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(payload)
+        except TypeError:  # e.g. an int beyond 64 bits in metadata: let json write it and Pinecone judge it
+            pass
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+def _loads(body: bytes) -> Any:
+    if _orjson is not None:
+        return _orjson.loads(body)
+    return json.loads(body)
+
+
+def _upsert_body(batch: Sequence[UpsertRecord], namespace: str | None) -> bytes:
+    payload: dict[str, Any] = {"vectors": [record.to_request() for record in batch]}
+    if namespace is not None:
+        payload["namespace"] = namespace
+    return _dumps(payload)
+
+
+def _fetch_query(chunk: Sequence[str], namespace: str | None) -> str:
+    params = [("ids", record_id) for record_id in chunk]
+    if namespace is not None:
+        params.append(("namespace", namespace))
+    return urlencode(params)
+
+
+def _http_error(response: httpx.Response, operation: str) -> Exception:
+    """The exception the SDK raises for this answer, so callers and the retry loop see one error type."""
+    from pinecone.exceptions import (
+        ForbiddenException,
+        NotFoundException,
+        PineconeApiException,
+        PineconeProtocolError,
+        ServiceException,
+        UnauthorizedException,
+    )
+
+    status = response.status_code
+    if 200 <= status < 300:
+        return PineconeProtocolError(f"Pinecone {operation} answered a body that is not the expected JSON")
+    by_status: dict[int, type[PineconeApiException]] = {
+        401: UnauthorizedException,
+        403: ForbiddenException,
+        404: NotFoundException,
+    }
+    cls = by_status.get(status, ServiceException if 500 <= status <= 599 else PineconeApiException)
+    exc = cls(status=status, reason=response.reason_phrase)
+    exc.body = response.content.decode("utf-8", "replace")
+    exc.headers = response.headers
+    return exc
+
+
+def _answer_json(response: httpx.Response, operation: str) -> dict[str, Any]:
+    if response.is_success:
+        try:
+            data = _loads(response.content)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return data
+    raise _http_error(response, operation)
+
+
+@functools.cache
+def _sdk_version() -> str:
+    try:
+        return importlib.metadata.version("pinecone")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+class _DataPlane:
+    """Upsert and fetch over one pooled ``httpx.Client`` and one ``httpx.AsyncClient`` per event loop."""
+
+    def __init__(self, host: str, api_key: str) -> None:
+        host = host.rstrip("/")
+        self.base = host if host.startswith(("http://", "https://")) else "https://" + host
+        self._headers = {
+            "Api-Key": api_key,
+            "X-Pinecone-API-Version": _API_VERSION,
+            "User-Agent": f"python-client-{_sdk_version()}; source_tag=langchain; hf-pinecone",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        # An AsyncClient is bound to the loop that opened it; a store may outlive several loops (asyncio.run).
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:  # never show the headers: they hold the API key
+        return f"_DataPlane({self.base!r})"
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(headers=self._headers, timeout=_HTTP_TIMEOUT)
+            return self._client
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(headers=self._headers, timeout=_HTTP_TIMEOUT)
+            self._async_clients[loop] = client
+        return client
+
+    # Like the SDK's own transport, a request is first retried quickly on 5xx and broken connections
+    # (5 attempts, 0.1 s doubling to 3 s); the store's RetryPolicy (429 included) wraps that.
+    def _send(self, method: str, url: str, body: bytes | None) -> httpx.Response:
+        for attempt in range(_TRANSPORT_ATTEMPTS):
+            last = attempt == _TRANSPORT_ATTEMPTS - 1
+            try:
+                response = self.client.request(method, url, content=body)
+            except httpx.TransportError:
+                if last:
+                    raise
+            else:
+                if last or response.status_code not in _TRANSPORT_RETRY_STATUSES:
+                    return response
+            time.sleep(_transport_delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _asend(self, method: str, url: str, body: bytes | None) -> httpx.Response:
+        for attempt in range(_TRANSPORT_ATTEMPTS):
+            last = attempt == _TRANSPORT_ATTEMPTS - 1
+            try:
+                response = await self.async_client.request(method, url, content=body)
+            except httpx.TransportError:
+                if last:
+                    raise
+            else:
+                if last or response.status_code not in _TRANSPORT_RETRY_STATUSES:
+                    return response
+            await asyncio.sleep(_transport_delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def upsert(self, batch: Sequence[UpsertRecord], namespace: str | None) -> dict[str, Any]:
+        body = _upsert_body(batch, namespace)
+        return _answer_json(self._send("POST", self.base + "/vectors/upsert", body), "upsert")
+
+    async def aupsert(self, batch: Sequence[UpsertRecord], namespace: str | None) -> dict[str, Any]:
+        body = _upsert_body(batch, namespace)
+        return _answer_json(await self._asend("POST", self.base + "/vectors/upsert", body), "upsert")
+
+    def fetch(self, chunk: Sequence[str], namespace: str | None) -> dict[str, Any]:
+        url = f"{self.base}/vectors/fetch?{_fetch_query(chunk, namespace)}"
+        return _answer_json(self._send("GET", url, None), "fetch")
+
+    async def afetch(self, chunk: Sequence[str], namespace: str | None) -> dict[str, Any]:
+        url = f"{self.base}/vectors/fetch?{_fetch_query(chunk, namespace)}"
+        return _answer_json(await self._asend("GET", url, None), "fetch")
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+# --------------------------------------------------------------------------------------------------
 # The store
 # --------------------------------------------------------------------------------------------------
 
@@ -643,6 +844,8 @@ class PineconeStore(PineconeVectorStore):
         self._dimension_lock = threading.Lock()
         self._async_users = 0
         self._async_opening: asyncio.Future[Any] | None = None
+        self._data_plane: _DataPlane | None = None
+        self._data_plane_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self._index_host!r}, namespace={self._namespace!r})"
@@ -689,6 +892,20 @@ class PineconeStore(PineconeVectorStore):
             self._async_index = None
 
     # -- shared helpers ---
+
+    def _plane(self) -> _DataPlane | None:
+        """The raw upsert/fetch client, or ``None`` when host or key is unknown (then the SDK is used)."""
+        if self._data_plane is None:
+            host = getattr(self, "_index_host", None)
+            key: Any = getattr(self, "_pinecone_api_key", None)
+            if isinstance(key, SecretStr):
+                key = key.get_secret_value()
+            if not host or not isinstance(key, str) or not key:
+                return None
+            with self._data_plane_lock:
+                if self._data_plane is None:
+                    self._data_plane = _DataPlane(str(host), key)
+        return self._data_plane
 
     def _ns(self, namespace: str | None) -> str | None:
         return self._namespace if namespace is None else namespace
@@ -792,10 +1009,16 @@ class PineconeStore(PineconeVectorStore):
     def _send_batches(
         self, batches: Sequence[list[UpsertRecord]], namespace: str | None, concurrent: bool, **kwargs: Any
     ) -> int:
-        index = self.index
+        plane = None if kwargs else self._plane()  # SDK-specific upsert options need the SDK
+        upsert = plane.upsert if plane is not None else None
+        index_upsert = self.index.upsert if plane is None else None
 
         def send(batch: list[UpsertRecord]) -> int:
-            call = _upsert_call(index.upsert, batch, namespace, kwargs)
+            if upsert is not None:
+                call: Callable[[], Any] = functools.partial(upsert, batch, namespace)
+            else:
+                assert index_upsert is not None
+                call = _upsert_call(index_upsert, batch, namespace, kwargs)
             return _upserted(_call_with_retry(self.retry, "upsert", call), batch)
 
         workers = min(self.upsert_concurrency, len(batches)) if concurrent else 1
@@ -805,13 +1028,24 @@ class PineconeStore(PineconeVectorStore):
             return sum(pool.map(send, batches))
 
     async def _asend_batches(
-        self, idx: Any, batches: Sequence[list[UpsertRecord]], namespace: str | None, **kwargs: Any
+        self, batches: Sequence[list[UpsertRecord]], namespace: str | None, **kwargs: Any
     ) -> int:
-        async def send(batch: list[UpsertRecord]) -> int:
-            call = _upsert_call(idx.upsert, batch, namespace, kwargs)
-            return _upserted(await _acall_with_retry(self.retry, "upsert", call), batch)
+        plane = None if kwargs else self._plane()  # SDK-specific upsert options need the SDK
+        if plane is not None:
 
-        counts = await _gather_bounded([send(batch) for batch in batches], self.upsert_concurrency)
+            async def send(batch: list[UpsertRecord]) -> int:
+                call = functools.partial(plane.aupsert, batch, namespace)
+                return _upserted(await _acall_with_retry(self.retry, "upsert", call), batch)
+
+            return sum(await _gather_bounded([send(batch) for batch in batches], self.upsert_concurrency))
+
+        async with self._async_index_context() as idx:
+
+            async def sdk_send(batch: list[UpsertRecord]) -> int:
+                call = _upsert_call(idx.upsert, batch, namespace, kwargs)
+                return _upserted(await _acall_with_retry(self.retry, "upsert", call), batch)
+
+            counts = await _gather_bounded([sdk_send(batch) for batch in batches], self.upsert_concurrency)
         return sum(counts)
 
     def upsert_vectors(
@@ -857,8 +1091,7 @@ class PineconeStore(PineconeVectorStore):
         namespace = self._ns(namespace)
         ids, vectors, metadatas = self._prepare_vectors(records)
         batches = self._build_batches(ids, vectors, metadatas, namespace, await self._aindex_dim(), None)
-        async with self._async_index_context() as idx:
-            return await self._asend_batches(idx, batches, namespace)
+        return await self._asend_batches(batches, namespace)
 
     def add_texts(
         self,
@@ -929,16 +1162,21 @@ class PineconeStore(PineconeVectorStore):
             texts, metadatas, ids, namespace, id_prefix, truncate_text
         )
         index_dimension = await self._aindex_dim() if texts else None
-        async with self._async_index_context() as idx:
-            for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
-                vectors = await self._embedding.aembed_documents(round_texts)
-                batches = self._build_batches(round_ids, vectors, round_stored, namespace, index_dimension, batch_size)
-                await self._asend_batches(idx, batches, namespace, **kwargs)
+        for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
+            vectors = await self._embedding.aembed_documents(round_texts)
+            batches = self._build_batches(round_ids, vectors, round_stored, namespace, index_dimension, batch_size)
+            await self._asend_batches(batches, namespace, **kwargs)
         return record_ids
 
     # -- fetch ---
 
     def _fetch(self, ids: Sequence[str], namespace: str | None) -> dict[str, Any]:
+        plane = self._plane()
+        if plane is not None:
+            return _merge_found(
+                _call_with_retry(self.retry, "fetch", functools.partial(plane.fetch, chunk, namespace))
+                for chunk in plan_fetch_chunks(ids)
+            )
         index = self.index
         return _merge_found(
             _call_with_retry(self.retry, "fetch", _fetch_call(index.fetch, chunk, namespace))
@@ -947,6 +1185,16 @@ class PineconeStore(PineconeVectorStore):
 
     async def _afetch(self, ids: Sequence[str], namespace: str | None) -> dict[str, Any]:
         chunks = plan_fetch_chunks(ids)
+        plane = self._plane()
+        if plane is not None:
+            responses = await _gather_bounded(
+                [
+                    _acall_with_retry(self.retry, "fetch", functools.partial(plane.afetch, chunk, namespace))
+                    for chunk in chunks
+                ],
+                self.upsert_concurrency,
+            )
+            return _merge_found(responses)
         async with self._async_index_context() as idx:
             responses = await _gather_bounded(
                 [_acall_with_retry(self.retry, "fetch", _fetch_call(idx.fetch, chunk, namespace)) for chunk in chunks],
