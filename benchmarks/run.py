@@ -214,8 +214,12 @@ def main() -> None:
                 sections[name] = previous["sections"][name]
                 numbers[name] = previous.get(name)
                 numbers[name + "_minutes"] = previous.get(name + "_minutes", 0)
-                numbers.setdefault("merged_from", {})[name] = previous["machine"]["date"]
+                earlier = previous.get("merged_from", {}).get(name, previous["machine"]["date"])
+                numbers.setdefault("merged_from", {})[name] = earlier
         seconds = sum(numbers.get(name + "_minutes", 0) for name in SCENARIOS) * 60
+        if not wanted:  # only re-rendering (e.g. after editing NOTES.md): keep the last run's facts
+            info = numbers["machine"] = previous["machine"]
+            numbers["merged_from"] = previous.get("merged_from", {})
     numbers["sections"] = sections
     args.out.write_text(render(info, sections, args.quick, seconds, numbers.get("merged_from", {})))
     results.write_text(json.dumps(numbers, indent=1, default=str))
