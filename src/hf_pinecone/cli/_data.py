@@ -217,7 +217,8 @@ def ingest_cmd(
     namespace: NamespaceOpt = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per embedding request (default 32).")] = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Embedding requests in flight at once (default 8).")
+        int | None,
+        typer.Option(min=1, help="Embedding requests in flight at once (default: adapts to the endpoint, up to 64)."),
     ] = None,
     errors_file: Annotated[
         Path, typer.Option(help="JSONL file for rejected records (written only if some are rejected).")

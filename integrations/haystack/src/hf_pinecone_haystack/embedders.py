@@ -46,7 +46,7 @@ class _EndpointEmbedder:
         normalize: bool | None = None,
         truncate: bool | None = None,
         batch_size: int = 32,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,
         cold_start_timeout: float = 600.0,
@@ -175,7 +175,7 @@ class InferenceEndpointTextEmbedder(_EndpointEmbedder):
         normalize: Ask the endpoint to L2-normalize (TEI); ``None`` keeps the server default.
         truncate: Ask the endpoint to truncate over-long inputs (TEI).
         batch_size: Texts per request (lowered automatically when the endpoint accepts fewer).
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Requests in flight at once; ``None`` (default) adapts to the endpoint, up to 64.
         max_retries: Retries of 429/5xx, connection errors and timeouts.
         timeout: Seconds per request.
         cold_start_timeout: Seconds to wait for a scaled-to-zero endpoint to start.
@@ -195,7 +195,7 @@ class InferenceEndpointTextEmbedder(_EndpointEmbedder):
         normalize: bool | None = None,
         truncate: bool | None = None,
         batch_size: int = 32,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,
         cold_start_timeout: float = 600.0,
@@ -294,7 +294,7 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
         normalize: Ask the endpoint to L2-normalize (TEI).
         truncate: Ask the endpoint to truncate over-long inputs (TEI).
         batch_size: Texts per request (lowered automatically when the endpoint accepts fewer).
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Requests in flight at once; ``None`` (default) adapts to the endpoint, up to 64.
         max_retries: Retries of 429/5xx, connection errors and timeouts.
         timeout: Seconds per request.
         cold_start_timeout: Seconds to wait for a scaled-to-zero endpoint to start.
@@ -318,7 +318,7 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
         normalize: bool | None = None,
         truncate: bool | None = None,
         batch_size: int = 32,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,
         cold_start_timeout: float = 600.0,

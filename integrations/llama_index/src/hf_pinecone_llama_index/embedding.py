@@ -65,7 +65,9 @@ class InferenceEndpointEmbedding(BaseEmbedding):
     normalize: bool | None = Field(default=None, description="Ask TEI to L2-normalize; None: server default.")
     truncate: bool | None = Field(default=None, description="Ask TEI to truncate over-long inputs.")
     batch_size: int = Field(default=32, ge=1, description="Texts per HTTP request (lowered when refused).")
-    max_concurrency: int = Field(default=8, ge=1, description="HTTP requests in flight at once.")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="HTTP requests in flight at once; None adapts to the endpoint (up to 64)."
+    )
     max_retries: int = Field(default=5, ge=0, description="Retries of 429/5xx, connection errors, timeouts.")
     timeout: float = Field(default=60.0, gt=0, description="Seconds per request.")
     cold_start_timeout: float = Field(default=600.0, ge=0, description="Seconds to wait out a cold start.")
