@@ -270,7 +270,8 @@ def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> 
         out.append(
             f"**{spec.replicas} replicas** — `{spec.describe()}`: capacity {cap:,.0f} records/s with batches of "
             f"{spec.max_batch_size} (the endpoint's limit), {cap32:,.0f} records/s with batches of 32 "
-            f"(the library's default `batch_size`, TEI's default limit). {result.records:,} records, "
+            "(the library's fallback when an endpoint reports no limit; by default it reads the limit from `/info`). "
+            f"{result.records:,} records, "
             f"{len(result.runs['c'].values)} alternating repetitions, medians.\n"
         )
         rows = [

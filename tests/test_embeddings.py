@@ -166,6 +166,21 @@ def test_many_documents_in_order_and_empty(hash_url: str) -> None:
         emb.embed_documents([1])  # type: ignore[list-item]
 
 
+def test_default_batch_size_is_the_endpoints_limit(hash_url: str) -> None:
+    emb = InferenceEndpointEmbeddings(endpoint_url=hash_url, retry_policy=FAST)
+    assert emb.batch_size is None and emb.client.config.batch_size is None
+    texts = [f"doc {i}" for i in range(10)]
+    np.testing.assert_allclose(emb.embed_documents(texts), [vec(t) for t in texts], atol=1e-6)
+    assert emb.client.batch_size == 4  # the server's max_client_batch_size from GET /info
+
+
+async def test_default_batch_size_async(hash_url: str) -> None:
+    emb = InferenceEndpointEmbeddings(endpoint_url=hash_url, retry_policy=FAST)
+    texts = [f"adoc {i}" for i in range(10)]
+    np.testing.assert_allclose(await emb.aembed_documents(texts), [vec(t) for t in texts], atol=1e-6)
+    assert emb.async_client.batch_size == 4
+
+
 # ------------------------------------------------------------------ clients
 def test_clients_are_lazy_cached_and_thread_safe(hash_url: str) -> None:
     emb = InferenceEndpointEmbeddings(endpoint_url=hash_url, max_concurrency=3, batch_size=5, timeout=7)

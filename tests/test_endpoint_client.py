@@ -267,6 +267,116 @@ async def test_1000_texts_async_through_a_server_whose_max_batch_is_8(hash_url: 
         assert client.batch_size == 8
 
 
+class InfoOverride:
+    """In-process fake (fault injection): ASGI middleware that answers ``GET /info`` itself.
+
+    Plays endpoints whose ``/info`` differs from the local TEI-like server's: the inference toolkit (no
+    ``/info``: 404/405), a broken one (non-JSON), or an arbitrary ``max_client_batch_size``. Every other
+    request goes to the wrapped real app. ``gets`` counts ``/info`` requests.
+    """
+
+    def __init__(self, app: Any, status: int, body: bytes) -> None:
+        self.app = app
+        self.status = status
+        self.body = body
+        self.gets = 0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/info":
+            with self._lock:
+                self.gets += 1
+            await _respond(send, self.status, self.body)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _recording(sizes: list[int]) -> Callable[[int, list[str]], None]:
+    lock = threading.Lock()
+
+    def decide(n: int, inputs: list[str]) -> None:
+        with lock:
+            sizes.append(len(inputs))
+
+    return decide
+
+
+def test_default_batch_size_is_the_endpoints_limit_from_info(faulty: Callable[..., tuple[str, Faults]]) -> None:
+    sizes: list[int] = []
+    url, faults = faulty(_recording(sizes), max_batch_size=8)
+    texts = [f"info {i}" for i in range(100)]
+    with EndpointClient(url, retry=FAST) as client:
+        assert client.batch_size == 32  # the fallback until the first call probes /info
+        assert_close(client.embed(texts), expected(texts))
+        assert client.batch_size == 8
+    assert sorted(sizes) == [4] + [8] * 12  # batches of 8 from the start
+    stats = faults.app.state.stats
+    assert stats.requests == stats.served == 13  # no 422 on the way
+
+
+async def test_default_batch_size_async_uses_a_limit_of_64(faulty: Callable[..., tuple[str, Faults]]) -> None:
+    sizes: list[int] = []
+    url, faults = faulty(_recording(sizes), max_batch_size=64)
+    texts = [f"async info {i}" for i in range(200)]
+    async with AsyncEndpointClient(url + "/embed", retry=FAST) as client:
+        assert_close(await client.aembed(texts), expected(texts))
+        assert client.batch_size == 64
+    assert sorted(sizes) == [8, 64, 64, 64]
+    stats = faults.app.state.stats
+    assert stats.requests == stats.served == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(404, b'{"error":"Not Found"}'), (405, b"Method Not Allowed"), (200, b"<html>info</html>"), (200, b"{}")],
+    ids=["toolkit-404", "405", "non-json", "no-field"],
+)
+def test_without_a_usable_info_the_batch_size_is_32(status: int, body: bytes) -> None:
+    sizes: list[int] = []
+    fake = InfoOverride(Faults(create_endpoint_app(embedder=HASH, max_batch_size=64), _recording(sizes)), status, body)
+    texts = [f"toolkit {i}" for i in range(100)]
+    with run_in_background(fake) as url, EndpointClient(url, retry=FAST) as client:
+        assert_close(client.embed(texts), expected(texts))
+        assert client.batch_size == 32
+        client.embed(["again"])
+    assert sorted(sizes) == [1, 4, 32, 32, 32]
+    assert fake.gets == 1  # probed once per client, not per call
+
+
+def test_an_explicit_batch_size_skips_info() -> None:
+    fake = InfoOverride(create_endpoint_app(embedder=HASH, max_batch_size=64), 200, b'{"max_client_batch_size": 64}')
+    with run_in_background(fake) as url, EndpointClient(url, batch_size=5) as client:
+        client.embed([f"e{i}" for i in range(12)])
+        assert client.batch_size == 5
+    assert fake.gets == 0
+
+
+def test_info_is_probed_once_by_concurrent_first_calls() -> None:
+    sizes: list[int] = []
+    app = Faults(create_endpoint_app(embedder=HASH, max_batch_size=64), _recording(sizes))
+    fake = InfoOverride(app, 200, b'{"max_client_batch_size": 16}')
+    with run_in_background(fake) as url, EndpointClient(url, retry=FAST) as client:
+        chunks = [[f"t{k}-{i}" for i in range(40)] for k in range(6)]
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(client.embed, chunks))
+        for chunk, got in zip(chunks, results, strict=True):
+            assert_close(got, expected(chunk))
+    assert fake.gets == 1
+    assert max(sizes) == 16 and len(sizes) == 6 * 3
+
+
+async def test_info_is_probed_once_by_concurrent_first_async_calls() -> None:
+    fake = InfoOverride(create_endpoint_app(embedder=HASH, max_batch_size=64), 200, b'{"max_client_batch_size": 16}')
+    with run_in_background(fake) as url:
+        async with AsyncEndpointClient(url, retry=FAST) as client:
+            chunks = [[f"a{k}-{i}" for i in range(40)] for k in range(6)]
+            results = await asyncio.gather(*(client.aembed(chunk) for chunk in chunks))
+            assert client.batch_size == 16
+    for chunk, got in zip(chunks, results, strict=True):
+        assert_close(got, expected(chunk))
+    assert fake.gets == 1
+
+
 def test_the_learned_batch_size_is_kept_for_later_calls(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, faults = faulty(max_batch_size=8)
     with EndpointClient(url, batch_size=32, max_concurrency=1) as client:
@@ -357,7 +467,8 @@ def test_cold_start_waits_beyond_max_retries_and_logs_once(caplog: pytest.LogCap
         EndpointClient(url, retry=retry, cold_start_timeout=60) as client,
     ):
         assert_close(client.embed(texts), expected(texts))
-    assert plan.stats.requests == 9  # 8 cold-start 503s, far beyond max_retries=1, then success
+    # 8 cold-start 503s, far beyond max_retries=1, then success (the GET /info probe is not a POST)
+    assert plan.stats.matched == 9
     assert sum("endpoint is starting" in r.getMessage() for r in caplog.records) == 1
 
 

@@ -16,19 +16,24 @@ from typing import Any
 import pytest
 
 from hf_pinecone._protocol import (
+    DEFAULT_BATCH_SIZE,
+    MAX_DISCOVERED_BATCH_SIZE,
     ConcurrencyPolicy,
     EndpointProtocol,
     Flow,
+    Get,
     Outcome,
     Response,
     Send,
     Sleep,
     TransportFailure,
     assemble,
+    batch_size_from_info,
     build_body,
     check_texts,
     check_url,
     classify_error,
+    info_url,
     is_loopback_host,
     learned_batch_size,
     parse_embeddings,
@@ -449,3 +454,108 @@ def test_detailed_does_not_bisect_a_wrong_url() -> None:
     with pytest.raises(EndpointRequestError, match="HTTP 404"):
         drive(protocol.batch_flow([f"t{i}" for i in range(16)], detailed=True), not_found)
     assert len(requests) == 1
+
+
+# ------------------------------------------------------------------ batch size from GET /info
+def info(body: bytes, status: int = 200) -> Response:
+    return Response(status, {"content-type": "application/json"}, body)
+
+
+def test_info_url_is_taken_from_the_endpoint_base() -> None:
+    assert info_url(URL) == URL + "/info"
+    assert info_url(URL + "/") == URL + "/info"
+    assert info_url(URL + "/embed") == URL + "/info"
+    assert info_url(URL + "/v1/embeddings") == URL + "/info"  # TEI serves both from one server
+
+
+@pytest.mark.parametrize(
+    ("outcome", "size"),
+    [
+        (info(b'{"max_client_batch_size": 64}'), 64),
+        (info(b'{"max_client_batch_size": 8, "model_id": "m"}'), 8),
+        (info(b'{"max_client_batch_size": 100000}'), MAX_DISCOVERED_BATCH_SIZE),  # capped
+        (info(b"{}"), None),  # e.g. an older server: no such field
+        (info(b'{"max_client_batch_size": 0}'), None),
+        (info(b'{"max_client_batch_size": -3}'), None),
+        (info(b'{"max_client_batch_size": "64"}'), None),
+        (info(b'{"max_client_batch_size": true}'), None),
+        (info(b'{"max_client_batch_size": 6.5}'), None),
+        (info(b"[64]"), None),
+        (info(b"<html>not json</html>"), None),
+        (info(b'{"max_client_batch_size": 64}', status=404), None),  # the inference toolkit has no /info
+        (info(b"Method Not Allowed", status=405), None),
+        (info(b'{"max_client_batch_size": 64}', status=503), None),
+        (TransportFailure("timeout", "read timed out"), None),
+        (TransportFailure("connection", "refused"), None),
+    ],
+)
+def test_batch_size_from_info(outcome: Outcome, size: int | None) -> None:
+    assert batch_size_from_info(outcome, url=URL) == size
+
+
+def run_info_flow(protocol: EndpointProtocol, outcome: Outcome) -> list[Get]:
+    """Drive :meth:`EndpointProtocol.batch_size_flow` answering every Get with ``outcome``."""
+    flow = protocol.batch_size_flow()
+    gets: list[Get] = []
+    try:
+        action = next(flow)
+        while True:
+            gets.append(action)
+            action = flow.send(outcome)
+    except StopIteration:
+        return gets
+
+
+def test_discovery_uses_the_endpoints_limit_once() -> None:
+    protocol = EndpointProtocol(URL + "/embed", discover_batch_size=True, request_timeout=60)
+    assert protocol.batch_size_pending and protocol.batch_size == DEFAULT_BATCH_SIZE
+    gets = run_info_flow(protocol, info(b'{"max_client_batch_size": 64}'))
+    assert [g.url for g in gets] == [URL + "/info"]
+    assert 0 < gets[0].timeout <= 60
+    assert protocol.batch_size == 64 and not protocol.batch_size_pending
+    assert run_info_flow(protocol, info(b'{"max_client_batch_size": 8}')) == []  # never probed again
+    assert protocol.batch_size == 64
+    assert [len(b) for b in protocol.plan(["t"] * 130)] == [64, 64, 2]
+
+
+def test_discovery_timeout_is_bounded_by_the_request_timeout() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, request_timeout=2)
+    assert run_info_flow(protocol, info(b"{}"))[0].timeout <= 2
+
+
+def test_discovery_failure_falls_back_to_32_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, secrets=("s3cret",))
+    with caplog.at_level(logging.DEBUG, logger="hf_pinecone"):
+        run_info_flow(protocol, info(b"Not Found", status=404))
+    assert protocol.batch_size == DEFAULT_BATCH_SIZE and not protocol.batch_size_pending
+    records = [r for r in caplog.records if "/info" in r.getMessage()]
+    assert records and all(r.levelno == logging.DEBUG for r in records)
+    assert "HTTP 404" in records[0].getMessage()
+
+
+def test_without_discovery_no_info_is_requested() -> None:
+    protocol = EndpointProtocol(URL, batch_size=16)
+    assert not protocol.batch_size_pending
+    assert run_info_flow(protocol, info(b'{"max_client_batch_size": 64}')) == []
+    assert protocol.batch_size == 16
+
+
+def test_a_batch_size_learned_from_422_wins_over_info() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    flow = protocol.batch_size_flow()
+    get = next(flow)
+    assert isinstance(get, Get)
+    # A 422 arrives (e.g. from a call that did not wait for the probe) before /info's answer is applied.
+    drive(protocol.batch_flow(["x"] * 20), tei_like(4))
+    assert protocol.batch_size == 4
+    with pytest.raises(StopIteration):
+        flow.send(info(b'{"max_client_batch_size": 64}'))
+    assert protocol.batch_size == 4
+
+
+def test_the_discovered_size_still_respects_the_byte_budget() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, max_batch_bytes=1000)
+    run_info_flow(protocol, info(b'{"max_client_batch_size": 512}'))
+    batches = protocol.plan(["y" * 90] * 40)
+    assert protocol.batch_size == 512 and len(batches) > 1
+    assert all(len(protocol.body(["y" * 90] * len(b))) < 1000 for b in batches)

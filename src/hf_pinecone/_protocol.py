@@ -35,21 +35,26 @@ from hf_pinecone.errors import (
 )
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "MAX_BATCH_BYTES",
+    "MAX_DISCOVERED_BATCH_SIZE",
     "RECORD_LEVEL_STATUSES",
     "Action",
     "BatchResult",
     "ConcurrencyPolicy",
     "EndpointProtocol",
+    "Get",
     "Outcome",
     "Response",
     "Send",
     "Sleep",
     "TransportFailure",
+    "batch_size_from_info",
     "build_body",
     "check_texts",
     "check_url",
     "classify_error",
+    "info_url",
     "is_loopback_host",
     "learned_batch_size",
     "parse_embeddings",
@@ -67,6 +72,14 @@ except ImportError:  # pragma: no cover - e.g. on PyPy
 
 # TEI's (and the toolkit proxy's) default payload limit; a body must stay strictly below it.
 MAX_BATCH_BYTES = 2_000_000
+# Batch size when neither the caller nor the endpoint's ``GET /info`` says otherwise (TEI's default limit).
+DEFAULT_BATCH_SIZE = 32
+# ``max_client_batch_size`` from ``/info`` is capped: a huge value (TEI allows any) would make single
+# requests slow and retries expensive, while 512 texts per request already amortise the per-request cost.
+MAX_DISCOVERED_BATCH_SIZE = 512
+# ``/info`` is a best-effort probe; it must not hold up the first embed call for a full request timeout.
+INFO_TIMEOUT = 10.0
+_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations")
 _MAX_SERVER_MESSAGE = 500
 # Statuses that may be caused by one record of a batch (bad input, too long, tokenizer or backend error):
 # only these are bisected by ``detailed`` flows. 404/405/... mean a wrong URL or route for every record.
@@ -109,9 +122,56 @@ class TransportFailure:
     detail: str
 
 
+@dataclass(frozen=True)
+class Get:
+    """Ask the transport to GET ``url`` within ``timeout`` seconds and send back an :data:`Outcome`."""
+
+    url: str
+    timeout: float
+
+
 Action = Union[Send, Sleep]  # noqa: UP007
 Outcome = Union[Response, TransportFailure]  # noqa: UP007
 Flow = Generator[Action, Outcome | None, list[BatchResult]]
+InfoFlow = Generator[Get, Outcome, None]
+
+
+def info_url(url: str) -> str:
+    """``{base}/info`` for an endpoint URL, ``base`` being ``url`` without a known embed route suffix.
+
+    OpenAI route URLs (``.../v1/embeddings``) resolve to the same base: TEI serves both from one server.
+    """
+    base = url.rstrip("/")
+    for suffix in _ROUTE_SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return base + "/info"
+
+
+def batch_size_from_info(outcome: Outcome, *, url: str = "<endpoint>") -> int | None:
+    """The batch size an endpoint's ``GET /info`` advertises (TEI ``max_client_batch_size``), capped.
+
+    Returns ``None`` when the probe failed or says nothing usable (no response, non-2xx such as the
+    inference toolkit's 404/405, non-JSON, missing or invalid field); the reason is logged at DEBUG.
+    """
+    problem: str
+    if isinstance(outcome, TransportFailure):
+        problem = f"{outcome.kind} error"
+    elif not 200 <= outcome.status < 300:
+        problem = f"HTTP {outcome.status}"
+    else:
+        try:
+            data = _json(outcome.body)
+        except ValueError:
+            data = None
+        value = data.get("max_client_batch_size") if isinstance(data, dict) else None
+        # bool is an int subclass: ``true`` is not a batch size.
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return min(value, MAX_DISCOVERED_BATCH_SIZE)
+        problem = "no valid max_client_batch_size" if isinstance(data, dict) else "not a JSON object"
+    logger.debug("GET %s: %s; using batch size %d", info_url(url), problem, DEFAULT_BATCH_SIZE)
+    return None
 
 
 # ---------------- inputs, URL
@@ -397,6 +457,8 @@ class EndpointProtocol:
     Attributes:
         url: The endpoint URL requests are POSTed to.
         batch_size: Current batch size; lowered for the client's life when the endpoint rejects a bigger one.
+        discover_batch_size: Take the batch size from the endpoint's ``GET /info`` before the first batch
+            (see :meth:`batch_size_flow`); ``batch_size`` is the fallback until then.
         max_batch_bytes: JSON bodies stay strictly below this many bytes.
         retry: Backoff policy for 429/5xx, connection errors and timeouts.
         cold_start_timeout: How long a 503 (scaled-to-zero endpoint starting) keeps being retried.
@@ -409,8 +471,9 @@ class EndpointProtocol:
     """
 
     url: str
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_batch_bytes: int = MAX_BATCH_BYTES
+    discover_batch_size: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cold_start_timeout: float = 600.0
     request_timeout: float = 60.0
@@ -421,6 +484,7 @@ class EndpointProtocol:
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting_announced: bool = field(default=False, repr=False)
+    _lowered: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self._openai_route = urlsplit(self.url).path.rstrip("/").endswith("/v1/embeddings")
@@ -441,6 +505,7 @@ class EndpointProtocol:
                     size,
                 )
                 self.batch_size = size
+                self._lowered = True
 
     def _announce_starting(self) -> None:
         with self._lock:
@@ -468,6 +533,30 @@ class EndpointProtocol:
         """
         hold = min(self.cold_start_timeout, self.request_timeout - 1 if self.request_timeout > 2 else 1)
         return {"X-Scale-Up-Timeout": str(max(1, int(hold)))}
+
+    # ---- batch size from GET /info
+    @property
+    def batch_size_pending(self) -> bool:
+        """Whether :meth:`batch_size_flow` still has to run before the first batch is planned."""
+        return self.discover_batch_size
+
+    def batch_size_flow(self) -> InfoFlow:
+        """Learn the batch size from ``GET /info`` once; a generator driven by a transport.
+
+        Yields one :class:`Get` (or none when already done) and applies the answer: the endpoint's
+        ``max_client_batch_size`` capped at :data:`MAX_DISCOVERED_BATCH_SIZE`, else the fallback batch
+        size. A size learned since from a 413/422 is kept. Transports run it under a lock so that
+        concurrent first calls probe once.
+        """
+        if not self.discover_batch_size:
+            return
+        outcome = yield Get(info_url(self.url), min(INFO_TIMEOUT, self.request_timeout))
+        size = batch_size_from_info(outcome, url=self.url)
+        with self._lock:
+            self.discover_batch_size = False
+            if size is not None and not self._lowered:
+                logger.debug("endpoint %s accepts %d inputs per request (GET /info)", self.url, size)
+                self.batch_size = size
 
     # ---- planning
     def body(self, texts: Sequence[str], prompt_name: str | None = None) -> bytes:

@@ -48,8 +48,9 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
         default_factory=secret_from_env(["HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN"], default=None)
     )
     """Bearer token (env ``HF_TOKEN`` / ``HUGGINGFACEHUB_API_TOKEN``, else the saved login)."""
-    batch_size: int = Field(default=32, ge=1)
-    """Texts per request; lowered automatically when the endpoint accepts fewer (TEI's default max is 32)."""
+    batch_size: int | None = Field(default=None, ge=1)
+    """Texts per request; None (default) uses the endpoint's `max_client_batch_size` from `GET /info` when it
+    reports one (TEI), else 32; an int is used as given (still lowered on 413/422)."""
     max_concurrency: int | None = Field(default=None, ge=1)
     """Requests in flight at once across all calls on this object. ``None`` (default) adapts it to the
     endpoint: starts at 8, grows while throughput grows (up to 64), backs off on ``429``, timeouts or

@@ -31,10 +31,13 @@ from hf_pinecone._concurrency import (
     Permit,
 )
 from hf_pinecone._protocol import (
+    DEFAULT_BATCH_SIZE,
     MAX_BATCH_BYTES,
     BatchResult,
     EndpointProtocol,
     Flow,
+    Get,
+    InfoFlow,
     Outcome,
     Response,
     Send,
@@ -44,15 +47,13 @@ from hf_pinecone._protocol import (
     check_texts,
     check_url,
     classify_error,
+    info_url,
     server_message,
 )
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
 
 __all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
-
-_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations")
-
 
 @dataclass(frozen=True)
 class EndpointConfig:
@@ -62,8 +63,11 @@ class EndpointConfig:
         url: Endpoint URL; requests go to ``POST {url}`` (the toolkit/TEI root route, or any embed route).
         token: Bearer token. ``None`` means: ``HF_TOKEN``, else ``HUGGINGFACEHUB_API_TOKEN``, else the token
             saved by ``hf auth login`` (``huggingface_hub.get_token()``), else no token.
-        batch_size: Inputs per request (TEI's default maximum is 32); lowered automatically when the endpoint
-            says it accepts fewer.
+        batch_size: Texts per request; None (default) uses the endpoint's ``max_client_batch_size`` from
+            ``GET /info`` when it reports one (TEI), else 32; an int is used as given (still lowered on
+            413/422). The endpoint's value is capped at 512, probed once (best effort) on the client's
+            first embed call, also for OpenAI route URLs (``/info`` is taken from their base). Requests
+            also stay under ``max_batch_bytes`` whatever the batch size.
         max_batch_bytes: Request bodies stay strictly below this many bytes (TEI's payload limit).
         max_concurrency: Requests in flight at once, across every call on the client. ``None`` (the
             default) adapts it to the endpoint: it starts at 8, grows while throughput grows with it (up to
@@ -80,7 +84,7 @@ class EndpointConfig:
 
     url: str
     token: SecretStr | None = field(default=None, repr=False)
-    batch_size: int = 32
+    batch_size: int | None = None
     max_batch_bytes: int = MAX_BATCH_BYTES
     max_concurrency: int | None = None
     timeout: float = 60.0
@@ -94,7 +98,7 @@ class EndpointConfig:
     def __post_init__(self) -> None:
         if isinstance(self.token, str):  # convenience: accept a plain string, store it as a secret
             object.__setattr__(self, "token", SecretStr(self.token))
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ConfigurationError(
@@ -157,7 +161,8 @@ class _Base:
         )
         self._protocol = EndpointProtocol(
             url=self.url,
-            batch_size=self.config.batch_size,
+            batch_size=DEFAULT_BATCH_SIZE if self.config.batch_size is None else self.config.batch_size,
+            discover_batch_size=self.config.batch_size is None,
             max_batch_bytes=self.config.max_batch_bytes,
             retry=self.config.retry,
             cold_start_timeout=self.config.cold_start_timeout,
@@ -193,7 +198,10 @@ class _Base:
 
     @property
     def batch_size(self) -> int:
-        """The current batch size (lowered when the endpoint rejected a bigger one)."""
+        """The effective batch size, lowered when the endpoint rejected a bigger one.
+
+        As configured, or learned from ``GET /info`` on the first embed call (32 until then).
+        """
         return self._protocol.batch_size
 
     @property
@@ -205,12 +213,7 @@ class _Base:
         return f"{type(self).__name__}(url={self.url!r}, batch_size={self.batch_size})"
 
     def _info_url(self) -> str:
-        base = self.url.rstrip("/")
-        for suffix in _ROUTE_SUFFIXES:
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-                break
-        return base + "/info"
+        return info_url(self.url)
 
     def _info_result(self, outcome: Outcome) -> dict[str, Any]:
         if isinstance(outcome, TransportFailure):
@@ -273,6 +276,7 @@ class EndpointClient(_Base):
         self._http = httpx.Client(**self._http_options)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._batch_size_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
         """Embed ``texts``, batching and sending batches concurrently; results are in input order.
@@ -307,6 +311,9 @@ class EndpointClient(_Base):
     def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
         if not texts:
             return []
+        if self._protocol.batch_size_pending:
+            with self._batch_size_lock:  # concurrent first calls probe /info once
+                self._drive_info(self._protocol.batch_size_flow())
         batches = self._protocol.plan(texts, prompt_name)
 
         def run(positions: list[int]) -> list[BatchResult]:
@@ -347,6 +354,21 @@ class EndpointClient(_Base):
         except StopIteration as stop:
             return cast(list[BatchResult], stop.value)
 
+    def _drive_info(self, flow: InfoFlow) -> None:
+        for action in flow:
+            try:
+                flow.send(self._get(action))
+            except StopIteration:
+                return
+
+    def _get(self, action: Get) -> Outcome:
+        with self._limiter.slot() as permit:
+            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
+            try:
+                return self._outcome(self._http.get(action.url, timeout=action.timeout))
+            except httpx.TransportError as error:
+                return self._failure(error)
+
     def _send(self, action: Send) -> Outcome:
         outcome: Outcome
         with self._limiter.slot() as permit:
@@ -359,13 +381,7 @@ class EndpointClient(_Base):
 
     def info(self) -> dict[str, Any]:
         """The endpoint's ``GET /info`` (TEI model id, limits, ...), or ``{}`` when it has none."""
-        with self._limiter.slot() as permit:
-            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
-            try:
-                outcome: Outcome = self._outcome(self._http.get(self._info_url()))
-            except httpx.TransportError as error:
-                outcome = self._failure(error)
-        return self._info_result(outcome)
+        return self._info_result(self._get(Get(self._info_url(), self.config.timeout)))
 
     def close(self) -> None:
         """Close the connection pool and worker threads."""
@@ -398,6 +414,7 @@ class AsyncEndpointClient(_Base):
     def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
         super().__init__(config, kwargs)
         self._http = httpx.AsyncClient(**self._http_options)
+        self._batch_size_lock = asyncio.Lock()
 
     async def aembed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
         """Async :meth:`EndpointClient.embed`."""
@@ -412,6 +429,9 @@ class AsyncEndpointClient(_Base):
     async def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
         if not texts:
             return []
+        if self._protocol.batch_size_pending:
+            async with self._batch_size_lock:  # concurrent first calls probe /info once
+                await self._drive_info(self._protocol.batch_size_flow())
         batches = self._protocol.plan(texts, prompt_name)
 
         async def run(positions: list[int]) -> list[BatchResult]:
@@ -450,6 +470,21 @@ class AsyncEndpointClient(_Base):
         except StopIteration as stop:
             return cast(list[BatchResult], stop.value)
 
+    async def _drive_info(self, flow: InfoFlow) -> None:
+        for action in flow:
+            try:
+                flow.send(await self._get(action))
+            except StopIteration:
+                return
+
+    async def _get(self, action: Get) -> Outcome:
+        async with self._limiter.aslot() as permit:
+            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
+            try:
+                return self._outcome(await self._http.get(action.url, timeout=action.timeout))
+            except httpx.TransportError as error:
+                return self._failure(error)
+
     async def _send(self, action: Send) -> Outcome:
         outcome: Outcome
         async with self._limiter.aslot() as permit:
@@ -462,13 +497,7 @@ class AsyncEndpointClient(_Base):
 
     async def ainfo(self) -> dict[str, Any]:
         """Async :meth:`EndpointClient.info`."""
-        async with self._limiter.aslot() as permit:
-            permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
-            try:
-                outcome: Outcome = self._outcome(await self._http.get(self._info_url()))
-            except httpx.TransportError as error:
-                outcome = self._failure(error)
-        return self._info_result(outcome)
+        return self._info_result(await self._get(Get(self._info_url(), self.config.timeout)))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -215,7 +215,10 @@ def ingest_cmd(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Read at most this many records.")] = None,
     namespace: NamespaceOpt = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per embedding request (default 32).")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Texts per embedding request (default: the endpoint's limit from /info, else 32)."),
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(min=1, help="Embedding requests in flight at once (default: adapts to the endpoint, up to 64)."),

@@ -45,7 +45,7 @@ class _EndpointEmbedder:
         prompt_name: str | None = None,
         normalize: bool | None = None,
         truncate: bool | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,
@@ -174,7 +174,8 @@ class InferenceEndpointTextEmbedder(_EndpointEmbedder):
         prompt_name: sentence-transformers prompt name sent to TEI.
         normalize: Ask the endpoint to L2-normalize (TEI); ``None`` keeps the server default.
         truncate: Ask the endpoint to truncate over-long inputs (TEI).
-        batch_size: Texts per request (lowered automatically when the endpoint accepts fewer).
+        batch_size: Texts per request; ``None`` (default): the endpoint's limit from ``GET /info``, else 32
+            (lowered automatically when the endpoint accepts fewer).
         max_concurrency: Requests in flight at once; ``None`` (default) adapts to the endpoint, up to 64.
         max_retries: Retries of 429/5xx, connection errors and timeouts.
         timeout: Seconds per request.
@@ -194,7 +195,7 @@ class InferenceEndpointTextEmbedder(_EndpointEmbedder):
         prompt_name: str | None = None,
         normalize: bool | None = None,
         truncate: bool | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,
@@ -293,7 +294,8 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
         prompt_name: sentence-transformers prompt name sent to TEI.
         normalize: Ask the endpoint to L2-normalize (TEI).
         truncate: Ask the endpoint to truncate over-long inputs (TEI).
-        batch_size: Texts per request (lowered automatically when the endpoint accepts fewer).
+        batch_size: Texts per request; ``None`` (default): the endpoint's limit from ``GET /info``, else 32
+            (lowered automatically when the endpoint accepts fewer).
         max_concurrency: Requests in flight at once; ``None`` (default) adapts to the endpoint, up to 64.
         max_retries: Retries of 429/5xx, connection errors and timeouts.
         timeout: Seconds per request.
@@ -317,7 +319,7 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
         prompt_name: str | None = None,
         normalize: bool | None = None,
         truncate: bool | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_concurrency: int | None = None,
         max_retries: int = 5,
         timeout: float = 60.0,

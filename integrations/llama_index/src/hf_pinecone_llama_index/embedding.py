@@ -64,7 +64,11 @@ class InferenceEndpointEmbedding(BaseEmbedding):
     query_prompt_name: str | None = Field(default=None, description="TEI prompt_name for queries.")
     normalize: bool | None = Field(default=None, description="Ask TEI to L2-normalize; None: server default.")
     truncate: bool | None = Field(default=None, description="Ask TEI to truncate over-long inputs.")
-    batch_size: int = Field(default=32, ge=1, description="Texts per HTTP request (lowered when refused).")
+    batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Texts per HTTP request; None: the endpoint's limit from GET /info, else 32 (lowered if refused).",
+    )
     max_concurrency: int | None = Field(
         default=None, ge=1, description="HTTP requests in flight at once; None adapts to the endpoint (up to 64)."
     )
