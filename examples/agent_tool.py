@@ -14,9 +14,9 @@ configured, the bundled local endpoint and the local Pinecone server run in this
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain.agents import create_agent
@@ -29,7 +29,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool, create_retriever_tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from hf_pinecone.stack import open_stack
+sys.path.insert(0, str(Path(__file__).parent))  # examples/_shared.py, however this file is loaded
+import _shared
 
 DOCS = [
     Document(
@@ -37,18 +38,9 @@ DOCS = [
         "the client retries until the endpoint is running.",
         metadata={"topic": "cold-start"},
     ),
-    Document(
-        "Scale an Inference Endpoint to zero when idle: you pay nothing until the next request wakes it.",
-        metadata={"topic": "cost"},
-    ),
-    Document(
-        "Pinecone serverless indexes are billed by storage and by read and write units.",
-        metadata={"topic": "cost"},
-    ),
-    Document(
-        "all-MiniLM-L6-v2 maps sentences to 384-dimensional vectors; use a cosine index for it.",
-        metadata={"topic": "model"},
-    ),
+    _shared.SCALE_TO_ZERO,
+    _shared.PINECONE_BILLING,
+    _shared.MINILM,
 ]
 
 TOOL_NAME = "search_docs"
@@ -95,13 +87,7 @@ class OfflineToolCallingModel(BaseChatModel):
 
 def load_chat_model() -> BaseChatModel:
     """The chat model named by HF_PINECONE_CHAT_MODEL, else the offline stand-in."""
-    name = os.environ.get("HF_PINECONE_CHAT_MODEL")
-    if name:
-        from langchain.chat_models import init_chat_model
-
-        return init_chat_model(name)
-    print("[offline] HF_PINECONE_CHAT_MODEL is not set: OfflineToolCallingModel stands in for the LLM.")
-    return OfflineToolCallingModel()
+    return _shared.load_chat_model(OfflineToolCallingModel, "OfflineToolCallingModel stands in for the LLM.")
 
 
 def build_agent(retriever: BaseRetriever, chat_model: BaseChatModel) -> Any:
@@ -127,11 +113,8 @@ def main(
     **stack_options: Any,
 ) -> list[BaseMessage]:
     """Run the agent on ``question``; returns the conversation (human, tool call, tool result, answer)."""
-    # The sample documents go to their own namespace of the configured index, away from your data.
-    stack_options.setdefault("namespace", "hf-pinecone-examples")
-    with open_stack(**stack_options) as stack:
-        stack.store.add_documents(DOCS)
-        agent = build_agent(stack.store.as_retriever(search_kwargs={"k": 2}), chat_model or load_chat_model())
+    with _shared.store_with(DOCS, **stack_options) as store:
+        agent = build_agent(store.as_retriever(search_kwargs={"k": 2}), chat_model or load_chat_model())
         # `await agent.ainvoke(...)` in async code.
         result = agent.invoke({"messages": [{"role": "user", "content": question}]})
         messages: list[BaseMessage] = result["messages"]

@@ -29,19 +29,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_pinecone import PineconeVectorStore
 
+sys.path.insert(0, str(Path(__file__).parent))  # examples/_shared.py, however this file is loaded
+import _shared
+
 QUESTIONS = ["How do I stop paying for an idle endpoint?", "Which vector dimension does MiniLM produce?"]
 TEXTS = [
-    "Scale an Inference Endpoint to zero when idle: you pay nothing until the next request wakes it.",
-    "A scaled-to-zero endpoint answers 503 while a replica starts; clients retry until it is ready.",
-    "Pinecone serverless indexes are billed by storage and by read and write units.",
-    "all-MiniLM-L6-v2 maps sentences to 384-dimensional vectors; use a cosine index for it.",
-    "Maximal marginal relevance (MMR) trades a little similarity for more diverse results.",
+    doc.page_content
+    for doc in (_shared.SCALE_TO_ZERO, _shared.COLD_START, _shared.PINECONE_BILLING, _shared.MINILM, _shared.MMR)
 ]
 
 

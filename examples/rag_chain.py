@@ -14,11 +14,10 @@ the local Pinecone server run in this process, so nothing leaves the machine.
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 from typing import Any
 
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import ParrotFakeChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -27,34 +26,17 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from hf_pinecone.retrieval import format_docs
-from hf_pinecone.stack import open_stack
 
-# A small corpus; add_documents is idempotent (ids derive from the content), so re-runs do not duplicate.
+sys.path.insert(0, str(Path(__file__).parent))  # examples/_shared.py, however this file is loaded
+import _shared
+
 DOCS = [
-    Document(
-        "Scale an Inference Endpoint to zero when idle: you pay nothing until the next request wakes it.",
-        metadata={"topic": "cost"},
-    ),
-    Document(
-        "A scaled-to-zero endpoint answers 503 while a replica starts; clients retry until it is ready.",
-        metadata={"topic": "cold-start"},
-    ),
-    Document(
-        "Pinecone serverless indexes are billed by storage and by read and write units.",
-        metadata={"topic": "cost"},
-    ),
-    Document(
-        "all-MiniLM-L6-v2 maps sentences to 384-dimensional vectors; use a cosine index for it.",
-        metadata={"topic": "model"},
-    ),
-    Document(
-        "Metadata filters such as {'topic': 'cost'} restrict a Pinecone query to matching records.",
-        metadata={"topic": "search"},
-    ),
-    Document(
-        "Maximal marginal relevance (MMR) trades a little similarity for more diverse results.",
-        metadata={"topic": "search"},
-    ),
+    _shared.SCALE_TO_ZERO,
+    _shared.COLD_START,
+    _shared.PINECONE_BILLING,
+    _shared.MINILM,
+    _shared.METADATA_FILTERS,
+    _shared.MMR,
 ]
 
 # One human message: the common RAG prompt shape, which also lets the offline stand-in show all of it.
@@ -71,13 +53,7 @@ PROMPT = ChatPromptTemplate.from_messages(
 
 def load_chat_model() -> BaseChatModel:
     """The chat model named by HF_PINECONE_CHAT_MODEL, else an offline stand-in that calls no LLM."""
-    name = os.environ.get("HF_PINECONE_CHAT_MODEL")
-    if name:
-        from langchain.chat_models import init_chat_model
-
-        return init_chat_model(name)
-    print("[offline] HF_PINECONE_CHAT_MODEL is not set: no LLM is called; the 'answer' is the prompt itself.")
-    return ParrotFakeChatModel()
+    return _shared.load_chat_model(ParrotFakeChatModel, "no LLM is called; the 'answer' is the prompt itself.")
 
 
 def build_chain(retriever: BaseRetriever, chat_model: BaseChatModel) -> Runnable[str, str]:
@@ -98,12 +74,9 @@ def main(
     **stack_options: Any,
 ) -> str:
     """Answer ``question`` with RAG. ``stack_options`` go to ``open_stack`` (index_name, endpoint_url...)."""
-    # The sample documents go to their own namespace of the configured index, away from your data.
-    stack_options.setdefault("namespace", "hf-pinecone-examples")
-    with open_stack(**stack_options) as stack:
-        stack.store.add_documents(DOCS)
+    with _shared.store_with(DOCS, **stack_options) as store:
         # Any standard retriever works here: search_type="mmr", or a metadata filter in search_kwargs.
-        retriever = stack.store.as_retriever(search_kwargs={"k": k})
+        retriever = store.as_retriever(search_kwargs={"k": k})
         chain = build_chain(retriever, chat_model or load_chat_model())
         return chain.invoke(question)  # `await chain.ainvoke(question)` in async code
 

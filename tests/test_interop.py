@@ -16,7 +16,7 @@ import pytest
 from langchain_classic.embeddings import CacheBackedEmbeddings
 from langchain_classic.storage import LocalFileStore
 from langchain_core.documents import Document
-from langchain_core.indexing import InMemoryRecordManager, aindex, index
+from langchain_core.indexing import IndexingResult, InMemoryRecordManager, aindex, index
 from langchain_core.stores import InMemoryByteStore
 
 from hf_pinecone import InferenceEndpointEmbeddings, PineconeStore, ensure_index
@@ -184,35 +184,29 @@ def stored(store: PineconeStore, record_manager: InMemoryRecordManager) -> dict[
     return {d.id: d.page_content for d in docs if d.id is not None}
 
 
+def index_incremental(docs: list[Document], rm: InMemoryRecordManager, store: PineconeStore) -> IndexingResult:
+    """``index`` with the incremental cleanup by ``source`` that these tests use."""
+    return index(docs, rm, store, cleanup="incremental", source_id_key="source", key_encoder="sha256")
+
+
+async def aindex_incremental(docs: list[Document], rm: InMemoryRecordManager, store: PineconeStore) -> IndexingResult:
+    """Async :func:`index_incremental`."""
+    return await aindex(docs, rm, store, cleanup="incremental", source_id_key="source", key_encoder="sha256")
+
+
 def test_index_incremental_then_full_cleanup(store: PineconeStore, index_name: str) -> None:
     rm = InMemoryRecordManager(namespace=f"pinecone/{index_name}")
     rm.create_schema()
 
-    result = index(
-        [DOC_A1, DOC_A2, DOC_B1],
-        rm,
-        store,
-        cleanup="incremental",
-        source_id_key="source",
-        key_encoder="sha256",
-    )
+    result = index_incremental([DOC_A1, DOC_A2, DOC_B1], rm, store)
     assert result == {"num_added": 3, "num_updated": 0, "num_skipped": 0, "num_deleted": 0}
     assert sorted(stored(store, rm).values()) == sorted(d.page_content for d in (DOC_A1, DOC_A2, DOC_B1))
 
-    result = index(
-        [DOC_A1, DOC_A2, DOC_B1],
-        rm,
-        store,
-        cleanup="incremental",
-        source_id_key="source",
-        key_encoder="sha256",
-    )
+    result = index_incremental([DOC_A1, DOC_A2, DOC_B1], rm, store)
     assert result == {"num_added": 0, "num_updated": 0, "num_skipped": 3, "num_deleted": 0}
 
     # b.md changed: its new version is added and its old one deleted; a.md is untouched.
-    result = index(
-        [DOC_B1_EDITED], rm, store, cleanup="incremental", source_id_key="source", key_encoder="sha256"
-    )
+    result = index_incremental([DOC_B1_EDITED], rm, store)
     assert result == {"num_added": 1, "num_updated": 0, "num_skipped": 0, "num_deleted": 1}
     contents = stored(store, rm)
     assert sorted(contents.values()) == sorted(d.page_content for d in (DOC_A1, DOC_A2, DOC_B1_EDITED))
@@ -229,23 +223,9 @@ async def test_aindex_incremental_then_full_cleanup(store: PineconeStore, index_
     rm = InMemoryRecordManager(namespace=f"pinecone/{index_name}")
     await rm.acreate_schema()
 
-    result = await aindex(
-        [DOC_A1, DOC_A2, DOC_B1],
-        rm,
-        store,
-        cleanup="incremental",
-        source_id_key="source",
-        key_encoder="sha256",
-    )
+    result = await aindex_incremental([DOC_A1, DOC_A2, DOC_B1], rm, store)
     assert result == {"num_added": 3, "num_updated": 0, "num_skipped": 0, "num_deleted": 0}
-    result = await aindex(
-        [DOC_A1, DOC_B1_EDITED],
-        rm,
-        store,
-        cleanup="incremental",
-        source_id_key="source",
-        key_encoder="sha256",
-    )
+    result = await aindex_incremental([DOC_A1, DOC_B1_EDITED], rm, store)
     # a.md lost DOC_A2 and b.md changed: one add, one skip, two deletions.
     assert result == {"num_added": 1, "num_updated": 0, "num_skipped": 1, "num_deleted": 2}
     assert sorted(stored(store, rm).values()) == sorted([DOC_A1.page_content, DOC_B1_EDITED.page_content])

@@ -9,8 +9,9 @@ cold-start waiting and per-record rejection all come from hf-pinecone's endpoint
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
@@ -30,13 +31,20 @@ def _default_token() -> Secret:
     return Secret.from_env_var(_TOKEN_ENV_VARS, strict=False)
 
 
+_Embedder = TypeVar("_Embedder", bound="_EndpointEmbedder")
+
+
 class _EndpointEmbedder:
-    """Configuration, client lifecycle and serialization shared by the two components (no I/O here)."""
+    """Configuration, client lifecycle and serialization shared by the two components (no I/O here).
+
+    Its ``__init__`` is the text embedder's; the document embedder's adds keyword-only parameters.
+    Every ``__init__`` parameter is kept as the attribute of the same name: ``to_dict`` serializes them all.
+    """
 
     def __init__(
         self,
         url: str | None = None,
-        token: Secret | None = None,
+        token: Secret = _default_token(),  # noqa: B008 - Haystack's convention for Secret defaults
         *,
         endpoint_name: str | None = None,
         namespace: str | None = None,
@@ -53,6 +61,7 @@ class _EndpointEmbedder:
         allow_insecure_http: bool = False,
     ) -> None:
         self.url = url
+        # An explicit None still means the default, as it did before the Secret default moved here.
         self.token = token if token is not None else _default_token()
         self.endpoint_name = endpoint_name
         self.namespace = namespace
@@ -69,24 +78,20 @@ class _EndpointEmbedder:
         self.allow_insecure_http = allow_insecure_http
         self._embeddings: InferenceEndpointEmbeddings | None = None
 
-    def _init_parameters(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "token": self.token.to_dict(),
-            "endpoint_name": self.endpoint_name,
-            "namespace": self.namespace,
-            "prefix": self.prefix,
-            "suffix": self.suffix,
-            "prompt_name": self.prompt_name,
-            "normalize": self.normalize,
-            "truncate": self.truncate,
-            "batch_size": self.batch_size,
-            "max_concurrency": self.max_concurrency,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "cold_start_timeout": self.cold_start_timeout,
-            "allow_insecure_http": self.allow_insecure_http,
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize to a dictionary (the token as its environment variable names)."""
+        # In signature order, so that the output stays that of the explicit per-class lists this replaced.
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        params = {name: getattr(self, name) for name in names}
+        params["token"] = self.token.to_dict()
+        return default_to_dict(self, **params)
+
+    @classmethod
+    def from_dict(cls: type[_Embedder], data: dict[str, Any]) -> _Embedder:
+        """Deserialize from :meth:`to_dict`'s output."""
+        deserialize_secrets_inplace(data["init_parameters"], keys=["token"])
+        component: _Embedder = default_from_dict(cls, data)
+        return component
 
     @property
     def embeddings(self) -> InferenceEndpointEmbeddings:
@@ -147,6 +152,9 @@ class _EndpointEmbedder:
         return f"{self.prefix}{text}{self.suffix}"
 
 
+_SHARED_PARAMETERS = frozenset(list(inspect.signature(_EndpointEmbedder.__init__).parameters)[1:])
+
+
 @component
 class InferenceEndpointTextEmbedder(_EndpointEmbedder):
     """Embeds a query string with a Hugging Face Inference Endpoint (toolkit, TEI or OpenAI-compatible).
@@ -182,56 +190,6 @@ class InferenceEndpointTextEmbedder(_EndpointEmbedder):
         cold_start_timeout: Seconds to wait for a scaled-to-zero endpoint to start.
         allow_insecure_http: Allow sending the token over plain http to a non-loopback host.
     """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        token: Secret = _default_token(),  # noqa: B008 - Haystack's convention for Secret defaults
-        *,
-        endpoint_name: str | None = None,
-        namespace: str | None = None,
-        prefix: str = "",
-        suffix: str = "",
-        prompt_name: str | None = None,
-        normalize: bool | None = None,
-        truncate: bool | None = None,
-        batch_size: int | None = None,
-        max_concurrency: int | None = None,
-        max_retries: int = 5,
-        timeout: float = 60.0,
-        cold_start_timeout: float = 600.0,
-        allow_insecure_http: bool = False,
-    ) -> None:
-        # Explicit base call: @component rebuilds the class, which breaks zero-argument super().
-        _EndpointEmbedder.__init__(
-            self,
-            url,
-            token,
-            endpoint_name=endpoint_name,
-            namespace=namespace,
-            prefix=prefix,
-            suffix=suffix,
-            prompt_name=prompt_name,
-            normalize=normalize,
-            truncate=truncate,
-            batch_size=batch_size,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            timeout=timeout,
-            cold_start_timeout=cold_start_timeout,
-            allow_insecure_http=allow_insecure_http,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialize to a dictionary (the token as its environment variable names)."""
-        return default_to_dict(self, **self._init_parameters())
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InferenceEndpointTextEmbedder:
-        """Deserialize from :meth:`to_dict`'s output."""
-        deserialize_secrets_inplace(data["init_parameters"], keys=["token"])
-        component: InferenceEndpointTextEmbedder = default_from_dict(cls, data)
-        return component
 
     def _check(self, text: Any) -> str:
         if not isinstance(text, str):
@@ -329,45 +287,13 @@ class InferenceEndpointDocumentEmbedder(_EndpointEmbedder):
         embedding_separator: str = "\n",
         raise_on_failure: bool = True,
     ) -> None:
+        # The shared parameters, passed on unchanged (listed above only for the typed public signature).
         # Explicit base call: @component rebuilds the class, which breaks zero-argument super().
-        _EndpointEmbedder.__init__(
-            self,
-            url,
-            token,
-            endpoint_name=endpoint_name,
-            namespace=namespace,
-            prefix=prefix,
-            suffix=suffix,
-            prompt_name=prompt_name,
-            normalize=normalize,
-            truncate=truncate,
-            batch_size=batch_size,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-            timeout=timeout,
-            cold_start_timeout=cold_start_timeout,
-            allow_insecure_http=allow_insecure_http,
-        )
+        shared = {name: value for name, value in locals().items() if name in _SHARED_PARAMETERS}
+        _EndpointEmbedder.__init__(self, **shared)
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
         self.raise_on_failure = raise_on_failure
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialize to a dictionary (the token as its environment variable names)."""
-        return default_to_dict(
-            self,
-            **self._init_parameters(),
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            raise_on_failure=self.raise_on_failure,
-        )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InferenceEndpointDocumentEmbedder:
-        """Deserialize from :meth:`to_dict`'s output."""
-        deserialize_secrets_inplace(data["init_parameters"], keys=["token"])
-        component: InferenceEndpointDocumentEmbedder = default_from_dict(cls, data)
-        return component
 
     def _texts(self, documents: Any) -> list[str]:
         if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
