@@ -38,7 +38,7 @@ from hf_pinecone.errors import (
     PineconeStoreError,
 )
 from hf_pinecone.ids import content_id
-from hf_pinecone.ingest import ingest
+from hf_pinecone.ingestion import ingest
 from hf_pinecone.local import run_in_background, serve_endpoint
 from hf_pinecone.local.endpoint_server import HashEmbedder
 from hf_pinecone.stack import open_stack

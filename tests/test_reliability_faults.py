@@ -28,7 +28,7 @@ from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import EndpointUnavailableError, IngestError
 from hf_pinecone.ids import content_id
-from hf_pinecone.ingest import IngestReport, ingest
+from hf_pinecone.ingestion import IngestReport, ingest
 from hf_pinecone.local import serve_endpoint, serve_pinecone
 from hf_pinecone.local.endpoint_server import HashEmbedder
 from hf_pinecone.local.faults import DEFAULT_KINDS, Fault, FaultPlan

@@ -40,7 +40,7 @@ from hf_pinecone.errors import (
     IngestError,
     InsecureTransportError,
 )
-from hf_pinecone.ingest import ingest
+from hf_pinecone.ingestion import ingest
 from hf_pinecone.local import run_in_background, serve_endpoint, serve_pinecone
 from hf_pinecone.local.endpoint_server import HashEmbedder
 from hf_pinecone.stack import open_stack

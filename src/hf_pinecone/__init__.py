@@ -24,10 +24,10 @@ _EXPORTS: dict[str, str] = {
     "ensure_index": "hf_pinecone.store",
     "content_id": "hf_pinecone.ids",
     # ingestion
-    "ingest": "hf_pinecone.ingest",
-    "aingest": "hf_pinecone.ingest",
-    "IngestReport": "hf_pinecone.ingest",
-    "RejectedRecord": "hf_pinecone.ingest",
+    "ingest": "hf_pinecone.ingestion",
+    "aingest": "hf_pinecone.ingestion",
+    "IngestReport": "hf_pinecone.ingestion",
+    "RejectedRecord": "hf_pinecone.ingestion",
     # Inference Endpoint lifecycle
     "ensure_endpoint": "hf_pinecone.lifecycle",
     "resolve_endpoint_url": "hf_pinecone.lifecycle",
@@ -137,16 +137,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.ids import (
         content_id as content_id,
     )
-    from hf_pinecone.ingest import (
+    from hf_pinecone.ingestion import (
         IngestReport as IngestReport,
     )
-    from hf_pinecone.ingest import (
+    from hf_pinecone.ingestion import (
         RejectedRecord as RejectedRecord,
     )
-    from hf_pinecone.ingest import (
+    from hf_pinecone.ingestion import (
         aingest as aingest,
     )
-    from hf_pinecone.ingest import (
+    from hf_pinecone.ingestion import (
         ingest as ingest,
     )
     from hf_pinecone.lifecycle import (

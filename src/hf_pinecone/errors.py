@@ -153,7 +153,7 @@ class IngestError(HfPineconeError):
     """An ingestion run stopped on a run-level failure; work already upserted is kept.
 
     Attributes:
-        report: The partial :class:`~hf_pinecone.ingest.IngestReport` of what was done before the failure.
+        report: The partial :class:`~hf_pinecone.ingestion.IngestReport` of what was done before the failure.
     """
 
     def __init__(self, message: str, *, report: Any = None) -> None:

@@ -235,7 +235,7 @@ def ingest_cmd(
 ) -> None:
     """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records)."""
     from hf_pinecone.errors import IngestError
-    from hf_pinecone.ingest import ingest
+    from hf_pinecone.ingestion import ingest
 
     if (file is None) == (dataset is None):
         raise ConfigurationError("give exactly one source: --file PATH or --dataset NAME")
@@ -390,7 +390,7 @@ def demo_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the tutorial end-to-end offline: local endpoint and in-memory Pinecone, ingest, three queries."""
-    from hf_pinecone.ingest import ingest
+    from hf_pinecone.ingestion import ingest
 
     source: Any = file if file is not None else sample_corpus_path()
     with _demo_stack() as (store, embeddings, endpoint_url, pinecone_url):
