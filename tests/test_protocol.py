@@ -466,6 +466,9 @@ def test_info_url_is_taken_from_the_endpoint_base() -> None:
     assert info_url(URL + "/") == URL + "/info"
     assert info_url(URL + "/embed") == URL + "/info"
     assert info_url(URL + "/v1/embeddings") == URL + "/info"  # TEI serves both from one server
+    # The query string belongs to the URL, not to the path: ``/info`` goes before it.
+    assert info_url(URL + "/?api-version=2") == URL + "/info?api-version=2"
+    assert info_url(URL + "/embed?x=1&y=2") == URL + "/info?x=1&y=2"
 
 
 @pytest.mark.parametrize(

@@ -140,13 +140,15 @@ def info_url(url: str) -> str:
     """``{base}/info`` for an endpoint URL, ``base`` being ``url`` without a known embed route suffix.
 
     OpenAI route URLs (``.../v1/embeddings``) resolve to the same base: TEI serves both from one server.
+    A query string (e.g. a gateway's ``?api-version=...``) stays a query string, after ``/info``.
     """
-    base = url.rstrip("/")
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
     for suffix in _ROUTE_SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
             break
-    return base + "/info"
+    return parts._replace(path=path + "/info", fragment="").geturl()
 
 
 def batch_size_from_info(outcome: Outcome, *, url: str = "<endpoint>") -> int | None:
