@@ -296,11 +296,14 @@ def test_bad_requests_get_clear_4xx(
 
 def test_malformed_json_and_empty_body_are_400(hash_url: str) -> None:
     for content in (b"{not json", b"", b'{"inputs": ["unterminated'):
-        r = httpx.post(hash_url + "/embed", content=content, headers={"content-type": "application/json"})
-        assert r.status_code == 400, content
+        r = httpx.post(
+            hash_url + "/embed", content=content, headers={"content-type": "application/json"}, timeout=60
+        )
+        assert r.status_code == 400, (content, r.status_code, r.text)
         assert r.json()["error_type"] == "Validation"
     deep = b"[" * 100_000 + b"]" * 100_000
-    assert httpx.post(hash_url + "/embed", content=deep).status_code == 400
+    r = httpx.post(hash_url + "/embed", content=deep, timeout=60)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
 
 
 def test_lone_surrogate_is_422_not_500(hash_url: str, endpoint_url: str) -> None:
@@ -375,6 +378,68 @@ def test_sixteen_concurrent_clients_all_get_their_own_vectors(endpoint_url: str,
         results = list(pool.map(call, range(16)))
     for got, expected in zip(results, want, strict=True):
         assert _cosines(got, expected).min() >= 0.999
+
+
+def _queue_while_model_busy(embedder: SentenceTransformerEmbedder, calls: list[Any]) -> list[Any]:
+    """Run ``calls`` (each ``embedder.embed`` kwargs) from threads while the model lock is held by the test.
+
+    Every call is queued before the model is released, so what the first lock holder runs is decided by the
+    coalescing rule alone; returns each call's result or raised exception, in order.
+    """
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = embedder.embed(**calls[i])
+        except Exception as exc:
+            results[i] = exc
+
+    with embedder._call_lock:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        with embedder._pending_changed:
+            assert embedder._pending_changed.wait_for(lambda: len(embedder._pending) == len(calls), timeout=60)
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_requests_queued_behind_a_busy_model_share_one_model_call(st_model: Any) -> None:
+    """TEI-style dynamic batching: queued compatible requests go to the model together, each gets its own rows."""
+    embedder = SentenceTransformerEmbedder(max_coalesced_inputs=12)
+    embedder.load()
+    batches = [[f"request {i} sentence {j} about dogs" for j in range(1 + i % 4)] for i in range(8)]
+    calls = [dict(texts=b, normalize=True, truncate=False, prompt_name=None) for b in batches]
+    calls.append(dict(texts=["unnormalised"], normalize=False, truncate=False, prompt_name=None))
+    before = embedder.model_calls
+    results = _queue_while_model_busy(embedder, calls)
+    # 8 normalised requests hold 1+2+3+4+1+2+3+4 = 20 texts: two calls within the budget of 12, plus one
+    # for the request whose options differ.
+    assert embedder.model_calls - before == 3
+    for got, batch in zip(results[:8], batches, strict=True):
+        assert got.shape == (len(batch), 384)
+        assert _cosines(got, st_model.encode(batch)).min() >= 0.999
+    assert _cosines(results[8], st_model.encode(["unnormalised"])).min() >= 0.999
+
+
+def test_one_bad_request_in_a_shared_model_call_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An input that breaks the shared call fails only its own request (the failure is an in-process fake)."""
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    model = embedder._get_model()
+    real_encode = model.encode
+
+    def encode(texts: list[str], **kwargs: Any) -> Any:
+        if "poison" in texts:
+            raise RuntimeError("backend failure on poison")
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", encode)
+    calls = [dict(texts=t, normalize=True, truncate=False, prompt_name=None) for t in (["a", "b"], ["poison"], ["c"])]
+    results = _queue_while_model_busy(embedder, calls)
+    assert results[0].shape == (2, 384) and results[2].shape == (1, 384)
+    assert isinstance(results[1], RuntimeError) and "poison" in str(results[1])
 
 
 class _GateEmbedder:

