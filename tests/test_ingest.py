@@ -9,6 +9,7 @@ real. The SNLI recall check uses the real all-MiniLM-L6-v2 endpoint.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -357,3 +358,18 @@ def test_snli_recall_at_5_matches_the_reference(
         results = store.similarity_search_by_vector_with_score(vector, k=5)
         hits += any(doc.page_content in wanted[premise] for doc, _ in results)
     assert round(hits / len(premises), 4) == 0.9296
+
+
+def test_digest_set_is_exact_across_growth() -> None:
+    """The dedup set (open addressing in numpy arrays) keeps every member through many table doublings."""
+    from hf_pinecone.ingestion import _DigestSet
+
+    digests = [hashlib.blake2b(str(i).encode(), digest_size=16).digest() for i in range(20_000)]
+    seen = _DigestSet(capacity=8)
+    assert all(seen.add(d) for d in digests)
+    assert len(seen) == 20_000
+    assert not any(seen.add(d) for d in digests)  # every member found again after 12 doublings
+    # Colliding low bits (same first 8 bytes) still compare the whole digest.
+    twin = digests[0][:8] + bytes(8)
+    assert seen.add(twin) and not seen.add(twin)
+    assert len(seen) == 20_001

@@ -289,10 +289,15 @@ class _DigestSet:
         return True
 
     def _grow(self) -> None:
-        entries = self._keys[self._used].tolist()
+        old_keys, slots = self._keys, np.flatnonzero(self._used)
         self._allocate(2 * (self._mask + 1))
-        for hi, lo in entries:
-            self.add(int(hi).to_bytes(8, "little") + int(lo).to_bytes(8, "little"))
+        # Re-insert a slice at a time: one Python object per entry at once would cost ~100 bytes each, the very
+        # peak this class exists to avoid.
+        for start in range(0, len(slots), self._REHASH_SLICE):
+            for hi, lo in old_keys[slots[start : start + self._REHASH_SLICE]].tolist():
+                self.add(int(hi).to_bytes(8, "little") + int(lo).to_bytes(8, "little"))
+
+    _REHASH_SLICE = 4096
 
 
 class _Reader:
