@@ -562,3 +562,119 @@ def test_the_discovered_size_still_respects_the_byte_budget() -> None:
     batches = protocol.plan(["y" * 90] * 40)
     assert protocol.batch_size == 512 and len(batches) > 1
     assert all(len(protocol.body(["y" * 90] * len(b))) < 1000 for b in batches)
+
+
+# ------------------------------------------------------------------ /info again after a cold start
+def drive_with_info(
+    flow: Flow, respond: Callable[[list[str]], Outcome], info_outcomes: list[Outcome]
+) -> tuple[Any, list[str]]:
+    """Like :func:`drive`, also answering Get actions from ``info_outcomes``; return result and the event log.
+
+    The log holds ``"send"`` / ``"sleep"`` / ``"get"`` in the order the flow asked for them.
+    """
+    log: list[str] = []
+    answers = iter(info_outcomes)
+    try:
+        action = next(flow)
+        while True:
+            if isinstance(action, Sleep):
+                log.append("sleep")
+                action = flow.send(None)
+            elif isinstance(action, Get):
+                assert action.url == URL + "/info"
+                log.append("get")
+                action = flow.send(next(answers))
+            else:
+                log.append("send")
+                action = flow.send(respond(json.loads(action.body)["inputs"]))
+    except StopIteration as stop:
+        return stop.value, log
+
+
+NOT_UP = [
+    info(b'{"error":"Service Unavailable: endpoint is scaled to zero"}', status=503),
+    TransportFailure("timeout", "read timed out"),
+    TransportFailure("connection", "connection refused"),
+]
+
+
+@pytest.mark.parametrize("first", NOT_UP, ids=["503", "timeout", "connection"])
+def test_a_probe_that_found_the_endpoint_down_is_repeated_after_the_first_success(first: Outcome) -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    assert run_info_flow(protocol, first) and protocol.batch_size == DEFAULT_BATCH_SIZE
+    assert protocol.batch_size_reprobe_pending and not protocol.batch_size_pending
+    # The endpoint is still starting: 503, 503, then the first success; /info is asked only after it.
+    result, log = drive_with_info(
+        protocol.batch_flow(["a", "b"]), scripted([err(503), err(503), ok(2)]), [info(b'{"max_client_batch_size": 64}')]
+    )
+    assert len(result) == 2
+    assert log == ["send", "sleep", "send", "sleep", "send", "get"]
+    assert protocol.batch_size == 64 and not protocol.batch_size_reprobe_pending
+    assert [len(b) for b in protocol.plan(["t"] * 100)] == [64, 36]
+    # Final now: later flows never probe again.
+    _, log = drive_with_info(protocol.batch_flow(["c"]), scripted([ok(1)]), [])
+    assert log == ["send"]
+
+
+def test_the_second_probe_is_the_last_even_if_the_endpoint_is_down_again() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    run_info_flow(protocol, info(b"", status=503))
+    _, log = drive_with_info(protocol.batch_flow(["a"]), scripted([ok(1)]), [TransportFailure("timeout", "slow")])
+    assert log == ["send", "get"]
+    assert protocol.batch_size == DEFAULT_BATCH_SIZE and not protocol.batch_size_reprobe_pending
+    _, log = drive_with_info(protocol.batch_flow(["b"]), scripted([ok(1)]), [])
+    assert log == ["send"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "size"),
+    [
+        (info(b'{"max_client_batch_size": 64}'), 64),
+        (info(b"{}"), DEFAULT_BATCH_SIZE),
+        (info(b"<html>info</html>"), DEFAULT_BATCH_SIZE),
+        (info(b'{"error":"Not Found"}', status=404), DEFAULT_BATCH_SIZE),
+        (info(b"Method Not Allowed", status=405), DEFAULT_BATCH_SIZE),
+        (info(b'{"error":"boom"}', status=500), DEFAULT_BATCH_SIZE),
+    ],
+    ids=["field", "no-field", "non-json", "toolkit-404", "405", "500"],
+)
+def test_a_definite_info_answer_is_final(answer: Outcome, size: int) -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    run_info_flow(protocol, answer)
+    assert protocol.batch_size == size and not protocol.batch_size_reprobe_pending
+    _, log = drive_with_info(protocol.batch_flow(["a"]), scripted([ok(1)]), [])
+    assert log == ["send"]
+
+
+def test_only_one_of_several_successful_batches_probes_again() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    run_info_flow(protocol, info(b"", status=503))
+    # Two batches in flight at once: both get their answer; the first to succeed claims the probe.
+    first, second = protocol.batch_flow(["a"]), protocol.batch_flow(["b"])
+    assert isinstance(next(first), Send) and isinstance(next(second), Send)
+    assert isinstance(first.send(ok(1)), Get)
+    with pytest.raises(StopIteration):
+        second.send(ok(1))
+    with pytest.raises(StopIteration):
+        first.send(info(b'{"max_client_batch_size": 16}'))
+    assert protocol.batch_size == 16
+
+
+def test_a_size_learned_from_422_during_the_cold_start_wins_over_the_second_probe() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    run_info_flow(protocol, TransportFailure("connection", "refused"))
+    result, log = drive_with_info(
+        protocol.batch_flow(["x"] * 10), tei_like(4), [info(b'{"max_client_batch_size": 64}')]
+    )
+    assert len(result) == 10 and log.count("get") == 1
+    assert protocol.batch_size == 4
+
+
+def test_a_failed_request_does_not_use_up_the_second_probe() -> None:
+    protocol = EndpointProtocol(URL, discover_batch_size=True, retry=FAST)
+    run_info_flow(protocol, info(b"", status=503))
+    with pytest.raises(EndpointRequestError):
+        drive_with_info(protocol.batch_flow(["a"]), scripted([err(400, "bad input")]), [])
+    assert protocol.batch_size_reprobe_pending
+    _, log = drive_with_info(protocol.batch_flow(["b"]), scripted([ok(1)]), [info(b'{"max_client_batch_size": 8}')])
+    assert log == ["send", "get"] and protocol.batch_size == 8

@@ -54,6 +54,7 @@ __all__ = [
     "check_texts",
     "check_url",
     "classify_error",
+    "info_probe_unanswered",
     "info_url",
     "is_loopback_host",
     "learned_batch_size",
@@ -130,7 +131,7 @@ class Get:
     timeout: float
 
 
-Action = Union[Send, Sleep]  # noqa: UP007
+Action = Union[Send, Sleep, Get]  # noqa: UP007
 Outcome = Union[Response, TransportFailure]  # noqa: UP007
 Flow = Generator[Action, Outcome | None, list[BatchResult]]
 InfoFlow = Generator[Get, Outcome, None]
@@ -174,6 +175,15 @@ def batch_size_from_info(outcome: Outcome, *, url: str = "<endpoint>") -> int | 
         problem = "no valid max_client_batch_size" if isinstance(data, dict) else "not a JSON object"
     logger.debug("GET %s: %s; using batch size %d", info_url(url), problem, DEFAULT_BATCH_SIZE)
     return None
+
+
+def info_probe_unanswered(outcome: Outcome) -> bool:
+    """Whether a ``GET /info`` outcome says nothing yet: the endpoint is not up (scaled to zero or starting).
+
+    That is HTTP 503 or no response at all (connection error, timeout). Any other answer (200 with or without
+    ``max_client_batch_size``, the inference toolkit's 404/405, a non-JSON body) is the endpoint's own and final.
+    """
+    return isinstance(outcome, TransportFailure) or outcome.status == 503
 
 
 # ---------------- inputs, URL
@@ -460,7 +470,8 @@ class EndpointProtocol:
         url: The endpoint URL requests are POSTed to.
         batch_size: Current batch size; lowered for the client's life when the endpoint rejects a bigger one.
         discover_batch_size: Take the batch size from the endpoint's ``GET /info`` before the first batch
-            (see :meth:`batch_size_flow`); ``batch_size`` is the fallback until then.
+            (see :meth:`batch_size_flow`); ``batch_size`` is the fallback until then. A probe that found the
+            endpoint not up is repeated once after the first successful embed request.
         max_batch_bytes: JSON bodies stay strictly below this many bytes.
         retry: Backoff policy for 429/5xx, connection errors and timeouts.
         cold_start_timeout: How long a 503 (scaled-to-zero endpoint starting) keeps being retried.
@@ -487,6 +498,7 @@ class EndpointProtocol:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting_announced: bool = field(default=False, repr=False)
     _lowered: bool = field(default=False, repr=False)
+    _reprobe: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self._openai_route = urlsplit(self.url).path.rstrip("/").endswith("/v1/embeddings")
@@ -542,6 +554,11 @@ class EndpointProtocol:
         """Whether :meth:`batch_size_flow` still has to run before the first batch is planned."""
         return self.discover_batch_size
 
+    @property
+    def batch_size_reprobe_pending(self) -> bool:
+        """Whether ``GET /info`` found the endpoint not up and is to be probed again after a successful request."""
+        return self._reprobe
+
     def batch_size_flow(self) -> InfoFlow:
         """Learn the batch size from ``GET /info`` once; a generator driven by a transport.
 
@@ -549,16 +566,41 @@ class EndpointProtocol:
         ``max_client_batch_size`` capped at :data:`MAX_DISCOVERED_BATCH_SIZE`, else the fallback batch
         size. A size learned since from a 413/422 is kept. Transports run it under a lock so that
         concurrent first calls probe once.
+
+        When the probe finds the endpoint not up (:func:`info_probe_unanswered`: 503, connection error,
+        timeout: scaled to zero or starting), the fallback is only provisional: the first embed request that
+        succeeds afterwards probes ``/info`` once more, from within its :meth:`batch_flow` (whatever that second
+        probe gets is final).
         """
         if not self.discover_batch_size:
             return
-        outcome = yield Get(info_url(self.url), min(INFO_TIMEOUT, self.request_timeout))
+        outcome = yield self._info_get()
+        self._apply_info(outcome, first=True)
+
+    def _info_get(self) -> Get:
+        return Get(info_url(self.url), min(INFO_TIMEOUT, self.request_timeout))
+
+    def _apply_info(self, outcome: Outcome, *, first: bool) -> None:
         size = batch_size_from_info(outcome, url=self.url)
+        retry_later = first and info_probe_unanswered(outcome)
         with self._lock:
             self.discover_batch_size = False
+            self._reprobe = retry_later
             if size is not None and not self._lowered:
                 logger.debug("endpoint %s accepts %d inputs per request (GET /info)", self.url, size)
                 self.batch_size = size
+        if retry_later:
+            logger.debug("GET %s: endpoint not up yet; probing again after the first success", info_url(self.url))
+
+    def _reprobe_flow(self) -> Generator[Get, Outcome | None, None]:
+        """The second (and last) ``GET /info`` probe, claimed by the first request that succeeds."""
+        with self._lock:
+            if not self._reprobe:
+                return
+            self._reprobe = False
+        outcome = yield self._info_get()
+        assert outcome is not None
+        self._apply_info(outcome, first=False)
 
     # ---- planning
     def body(self, texts: Sequence[str], prompt_name: str | None = None) -> bytes:
@@ -600,7 +642,8 @@ class EndpointProtocol:
     ) -> Flow:
         """Embed one planned batch; a generator driven by a transport.
 
-        Yields :class:`Send` / :class:`Sleep`; returns one result per text. Without ``detailed`` every failure
+        Yields :class:`Send` / :class:`Sleep` (and once per client possibly a :class:`Get`, see
+        :meth:`batch_size_flow`); returns one result per text. Without ``detailed`` every failure
         raises. With ``detailed``, a batch the endpoint rejects for its content (HTTP 400/413/422/424)
         is bisected down to single texts and each rejected text's result is its :class:`EndpointRequestError`.
         """
@@ -667,6 +710,8 @@ class EndpointProtocol:
                         raise error from None
                 else:
                     self._mark_ready()
+                    # The endpoint is up now: learn its batch size if the first probe found it cold.
+                    yield from self._reprobe_flow()
                     return data
             elif isinstance(outcome, Response):
                 message = server_message(outcome.body)

@@ -66,8 +66,10 @@ class EndpointConfig:
         batch_size: Texts per request; None (default) uses the endpoint's ``max_client_batch_size`` from
             ``GET /info`` when it reports one (TEI), else 32; an int is used as given (still lowered on
             413/422). The endpoint's value is capped at 512, probed once (best effort) on the client's
-            first embed call, also for OpenAI route URLs (``/info`` is taken from their base). Requests
-            also stay under ``max_batch_bytes`` whatever the batch size.
+            first embed call, also for OpenAI route URLs (``/info`` is taken from their base); if that
+            probe finds the endpoint not up (503, connection error or timeout: scaled to zero, starting),
+            it is probed once more right after the first successful embed request. Requests also stay
+            under ``max_batch_bytes`` whatever the batch size.
         max_batch_bytes: Request bodies stay strictly below this many bytes (TEI's payload limit).
         max_concurrency: Requests in flight at once, across every call on the client. ``None`` (the
             default) adapts it to the endpoint: it starts at 8, grows while throughput grows with it (up to
@@ -349,6 +351,8 @@ class EndpointClient(_Base):
                 if isinstance(action, Sleep):
                     time.sleep(action.seconds)
                     action = flow.send(None)
+                elif isinstance(action, Get):  # the second /info probe after a cold start
+                    action = flow.send(self._get(action))
                 else:
                     action = flow.send(self._send(action))
         except StopIteration as stop:
@@ -465,6 +469,8 @@ class AsyncEndpointClient(_Base):
                 if isinstance(action, Sleep):
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
+                elif isinstance(action, Get):  # the second /info probe after a cold start
+                    action = flow.send(await self._get(action))
                 else:
                     action = flow.send(await self._send(action))
         except StopIteration as stop:

@@ -18,15 +18,27 @@ state; an observation is a fetch or a request to the endpoint URL):
 - resume: ``paused`` / ``scaledToZero`` -> ``initializing`` -> ``running``; resume while running is HTTP 400
   "already running" (which ``huggingface_hub`` tolerates with ``running_ok=True``);
 - scale-to-zero: ``running`` -> ``scaledToZero``; a request to the endpoint URL then answers 503 and starts a
-  replica (``initializing``), unless it carries ``X-Scale-Up-Timeout``, which the real proxy honours by
-  holding the request until a replica is up: here the replica is up at once and the request is served.
+  replica (``initializing``).
+
+Holding requests (``X-Scale-Up-Timeout``, see ``protocols.md`` 1d): a request to a scaled-to-zero or starting
+(``pending``/``initializing``/``updating``) endpoint that carries ``X-Scale-Up-Timeout: N`` (a positive
+number of seconds; other values are ignored) starts the replica like any request, then is held without polling
+(it waits on a per-endpoint asyncio event that every state change sets) until the endpoint is ``running``, and
+is then passed to the endpoint app like any request. When it is not running within ``N`` seconds, or leaves the
+starting states otherwise (paused, failed, deleted), the request gets the same 503 (404) as without the header.
+While a request is held, the replica's start completes after ``scale_up_seconds`` (a timer; default ``0``: at
+once, as soon as a request asks to be held); with ``scale_up_seconds=None`` only observations (fetches, other
+requests) or :meth:`HfApiStandIn.set_state` bring it up, which lets tests decide when the replica is ready.
+Tests can wait for held requests with :meth:`HfApiStandIn.wait_for_holds`.
 
 Point ``huggingface_hub`` at it with :func:`use_hf_api` (or ``serve_hf_api(patch=True)``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import re
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -48,6 +60,8 @@ __all__ = ["HfApiStandIn", "create_hf_api_app", "run_hf_api_server", "serve_hf_a
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 _DATA_RE = re.compile(r"^/endpoints/(?P<ns>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?$")
 _TRANSITIONAL = ("pending", "initializing", "updating")
+# States in which a request carrying ``X-Scale-Up-Timeout`` is held: a replica is (or is about to be) starting.
+_HOLDABLE = ("scaledToZero", *_TRANSITIONAL)
 STATES = (
     "pending",
     "initializing",
@@ -77,6 +91,11 @@ class _Record:
     message: str = ""
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
+    # Held requests waiting for the next state change: (their event loop, their event).
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
+    # Bumped by every forced state change, so that a stale replica-start timer does nothing.
+    generation: int = 0
+    timer_generation: int | None = None
 
     def raw(self, base_url: str) -> dict[str, Any]:
         model = dict(self.payload.get("model") or {})
@@ -116,17 +135,34 @@ class HfApiStandIn:
         calls: ``(method, path)`` of every management request, in order (to assert that no create call
             was made, for instance).
         fail_repositories: Repositories whose deployment ends in ``failed``.
+        scale_up_seconds: How long a replica takes to start while a request is held for it
+            (``X-Scale-Up-Timeout``); ``None``: only observations and :meth:`set_state` start it.
+        held: ``(endpoint name, path)`` of every request that was held, in order of arrival.
+        holds_finished: How many held requests have stopped waiting (served or given up).
     """
 
-    def __init__(self, *, user: str, steps_per_state: int, fail_repositories: Collection[str]) -> None:
+    def __init__(
+        self,
+        *,
+        user: str,
+        steps_per_state: int,
+        fail_repositories: Collection[str],
+        scale_up_seconds: float | None = 0.0,
+    ) -> None:
         if steps_per_state < 1:
             raise ValueError("steps_per_state must be >= 1")
+        if scale_up_seconds is not None and not scale_up_seconds >= 0:
+            raise ValueError("scale_up_seconds must be >= 0 or None")
         self.user = user
         self.steps_per_state = steps_per_state
         self.fail_repositories: set[str] = set(fail_repositories)
+        self.scale_up_seconds = scale_up_seconds
         self.calls: list[tuple[str, str]] = []
+        self.held: list[tuple[str, str]] = []
+        self.holds_finished = 0
         self._records: dict[tuple[str, str], _Record] = {}
         self._lock = threading.Lock()
+        self._holds = threading.Condition(self._lock)
 
     # --- test controls
     # ----------------------------------------------------------------------------------------
@@ -151,6 +187,19 @@ class HfApiStandIn:
             record.state, record.ticks_left, record.message = state, self.steps_per_state, message
             record.deployed = record.deployed or state in ("running", "scaledToZero")
             record.updated_at = _now()
+            record.generation += 1
+            self._changed(record)
+
+    def wait_for_holds(self, count: int, *, finished: bool = False, timeout: float = 30.0) -> bool:
+        """Block until ``count`` requests have been held (or, with ``finished``, stopped being held).
+
+        Returns:
+            Whether that happened within ``timeout`` seconds (a safety net, not a timing assertion).
+        """
+        with self._holds:
+            return self._holds.wait_for(
+                lambda: (self.holds_finished if finished else len(self.held)) >= count, timeout
+            )
 
     def management_calls(self, method: str | None = None, suffix: str = "") -> list[tuple[str, str]]:
         """Recorded management calls filtered by method and path suffix."""
@@ -168,16 +217,88 @@ class HfApiStandIn:
         record.ticks_left = self.steps_per_state
         if record.state == "pending":
             record.state = "initializing"
-        elif record.fail:
+        else:
+            self._finish(record)
+        record.updated_at = _now()
+        self._changed(record)
+
+    def _finish(self, record: _Record) -> None:
+        if record.fail:
             record.state = "failed"
             record.message = "Endpoint failed to start: the stand-in was told this repository fails"
         else:
             record.state, record.deployed, record.message = "running", True, ""
-        record.updated_at = _now()
 
     def _start(self, record: _Record, state: str) -> None:
         record.state, record.ticks_left, record.message = state, self.steps_per_state, ""
         record.updated_at = _now()
+        record.generation += 1
+        self._changed(record)
+
+    def _changed(self, record: _Record) -> None:
+        """Wake the requests held on ``record`` (lock held): its state changed or it is gone."""
+        waiters, record.waiters = record.waiters, []
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: the server stopped
+                loop.call_soon_threadsafe(event.set)
+
+    def _scale_up_timer(self, key: tuple[str, str], generation: int) -> None:
+        """The replica started by a held request is up (``scale_up_seconds`` later), unless things moved on."""
+        with self._lock:
+            record = self._records.get(key)
+            if record is None or record.generation != generation or record.state not in _TRANSITIONAL:
+                return
+            self._finish(record)
+            record.updated_at = _now()
+            record.generation += 1
+            self._changed(record)
+
+    async def _hold(self, key: tuple[str, str], seconds: float, path: str) -> str | None:
+        """Hold a request until the endpoint leaves the starting states or ``seconds`` pass; its state then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        with self._holds:
+            self.held.append((key[1], path))
+            self._holds.notify_all()
+        try:
+            while True:
+                event = asyncio.Event()
+                with self._lock:
+                    record = self._records.get(key)
+                    if record is None or record.state not in _HOLDABLE:
+                        return record.state if record else None
+                    record.waiters.append((loop, event))
+                    if self.scale_up_seconds is not None and record.timer_generation != record.generation:
+                        record.timer_generation = record.generation
+                        loop.call_later(self.scale_up_seconds, self._scale_up_timer, key, record.generation)
+                remaining = deadline - loop.time()
+                try:
+                    if remaining <= 0:
+                        raise asyncio.TimeoutError
+                    await asyncio.wait_for(event.wait(), remaining)
+                except asyncio.TimeoutError:
+                    with self._lock:
+                        record = self._records.get(key)
+                        if record is None:
+                            return None
+                        with contextlib.suppress(ValueError):
+                            record.waiters.remove((loop, event))
+                        return record.state
+        finally:
+            with self._holds:
+                self.holds_finished += 1
+                self._holds.notify_all()
+
+
+def _hold_seconds(value: str | None) -> float | None:
+    """``X-Scale-Up-Timeout`` as seconds to hold, or ``None`` when absent or not a positive finite number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -199,6 +320,7 @@ def create_hf_api_app(
     user: str = "local-user",
     steps_per_state: int = 1,
     fail_repositories: Collection[str] = (),
+    scale_up_seconds: float | None = 0.0,
 ) -> ASGIApp:
     """Build the stand-in as an ASGI app; its :class:`HfApiStandIn` is the ``stand_in`` attribute.
 
@@ -211,11 +333,18 @@ def create_hf_api_app(
         user: Name returned by ``whoami`` (the default namespace).
         steps_per_state: Observations spent in each transitional state.
         fail_repositories: Repositories whose deployment ends in ``failed``.
+        scale_up_seconds: Seconds a replica takes to start once a request is held for it
+            (``X-Scale-Up-Timeout``); ``None``: it starts only through observations or ``set_state``.
 
     Returns:
         The ASGI app (lifespan events go to ``endpoint_app``).
     """
-    stand_in = HfApiStandIn(user=user, steps_per_state=steps_per_state, fail_repositories=fail_repositories)
+    stand_in = HfApiStandIn(
+        user=user,
+        steps_per_state=steps_per_state,
+        fail_repositories=fail_repositories,
+        scale_up_seconds=scale_up_seconds,
+    )
     inner = endpoint_app if endpoint_app is not None else _default_endpoint_app(dimension)
 
     def authorized(headers: Any) -> bool:
@@ -285,6 +414,7 @@ def create_hf_api_app(
                 return _error(404, f"Endpoint '{key[1]}' not found in namespace '{key[0]}'")
             if request.method == "DELETE":
                 del stand_in._records[key]
+                stand_in._changed(record)
                 return JSONResponse({})
             stand_in._tick(record)
             return JSONResponse(record.raw(base_url(request)))
@@ -332,8 +462,6 @@ def create_hf_api_app(
                 state = record.state
                 if state == "scaledToZero":
                     stand_in._start(record, "initializing")
-                    if "x-scale-up-timeout" in headers:
-                        state = record.state = "running"
                 else:
                     stand_in._tick(record)
                     state = record.state
@@ -343,6 +471,14 @@ def create_hf_api_app(
         if not authorized(headers):
             await _error(401, "Invalid credentials in Authorization header")(scope, receive, send)
             return
+        hold = _hold_seconds(headers.get("x-scale-up-timeout"))
+        if hold is not None and state in _HOLDABLE:
+            now = await stand_in._hold((namespace, name), hold, rest)
+            if now is None:
+                await _error(404, f"no endpoint at /endpoints/{namespace}/{name}")(scope, receive, send)
+                return
+            # Still starting: the same 503 as without the header; else the state it moved to.
+            state = state if now in _TRANSITIONAL else now
         if state != "running":
             if state == "scaledToZero":
                 message = "Service Unavailable: endpoint is scaled to zero, a replica is starting"
