@@ -442,6 +442,34 @@ def test_one_bad_request_in_a_shared_model_call_fails_alone(monkeypatch: pytest.
     assert isinstance(results[1], RuntimeError) and "poison" in str(results[1])
 
 
+def test_model_calls_run_on_one_thread_that_close_stops() -> None:
+    """Every encode runs on the embedder's own model thread (one malloc arena: memory stays flat under load)."""
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    model = embedder._get_model()
+    threads: set[str] = set()
+    real_encode = model.encode
+
+    def encode(texts: list[str], **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return real_encode(texts, **kwargs)
+
+    model.encode = encode
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            kwargs = dict(normalize=True, truncate=False, prompt_name=None)
+            list(pool.map(lambda i: embedder.embed([f"text {i}"], **kwargs), range(12)))  # type: ignore[arg-type]
+        assert threads == {"model"}
+        worker = embedder._worker
+        assert worker is not None and worker.is_alive()
+        embedder.close()
+        assert not worker.is_alive()
+        with pytest.raises(RuntimeError, match="closed"):
+            embedder.embed(["after close"], normalize=True, truncate=False, prompt_name=None)
+    finally:
+        model.encode = real_encode
+
+
 class _GateEmbedder:
     """Blocks every model call until released: the test controls exactly how many requests are in flight."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["base_url", "bind_socket", "run_in_background", "serve_foreground"]
+__all__ = ["base_url", "bind_socket", "drop_frames", "run_in_background", "serve_foreground"]
 
 
 class _Server(uvicorn.Server):
@@ -31,6 +31,24 @@ class _Server(uvicorn.Server):
         await super().startup(sockets=sockets)
         if not self.should_exit:
             self.ready.set()
+
+
+def drop_frames(exc: BaseException) -> None:
+    """Detach an error the server has answered from its traceback, and its context's and cause's.
+
+    An error raised in a worker thread comes back through anyio's future, whose frame is in the error's own
+    traceback: a reference cycle that keeps the request's body and everything parsed from it alive until the
+    next full garbage collection (300 clients sending 600 KB bodies held ~900 MB that way).
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending.extend(e for e in (current.__context__, current.__cause__) if e is not None)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -48,7 +48,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from hf_pinecone.local._runner import bind_socket, run_in_background, serve_foreground
+from hf_pinecone.local._runner import bind_socket, drop_frames, run_in_background, serve_foreground
 
 if TYPE_CHECKING:
     from hf_pinecone.local.faults import FaultPlan
@@ -153,7 +153,7 @@ class _PooledJob:
 
     texts: list[str]
     key: tuple[bool, str | None]  # (normalize, prompt_name): only jobs with equal keys share a model call
-    done: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
     result: np.ndarray | None = None
     error: BaseException | None = None
 
@@ -163,9 +163,10 @@ class SentenceTransformerEmbedder:
 
     Model calls are serialised by a lock: a fast tokenizer shared between threads fails with "Already
     borrowed" when two calls change its padding/truncation settings at once, and on CPU parallel calls only
-    compete for the same cores anyway. Requests that queue while the model is busy are coalesced into one
-    ``encode`` call (up to ``max_coalesced_inputs`` texts), as TEI's dynamic batching does: ``encode`` then
-    sorts them by length, which wastes less work on padding than one small call per request.
+    compete for the same cores anyway. ``embed`` calls run on one model thread; requests that queue while the
+    model is busy are coalesced into one ``encode`` call (up to ``max_coalesced_inputs`` texts), as TEI's
+    dynamic batching does: ``encode`` then sorts them by length, which wastes less work on padding than one
+    small call per request. :meth:`close` stops the thread.
 
     Args:
         model_path_or_id: A local path or a model id already in the Hugging Face cache. Default: the bundled
@@ -197,6 +198,8 @@ class SentenceTransformerEmbedder:
         self._pending_lock = threading.Lock()
         self._pending_changed = threading.Condition(self._pending_lock)
         self._pending: list[_PooledJob] = []
+        self._worker: threading.Thread | None = None
+        self._closed = False
         self._count_lock = threading.Lock()
         self._counter: Callable[[list[str]], list[int]] | None = None
         self.model_calls = 0
@@ -288,17 +291,48 @@ class SentenceTransformerEmbedder:
         self._check(model, texts, truncate=truncate, prompt_name=prompt_name)
         job = _PooledJob(list(texts), (normalize, prompt_name))
         with self._pending_changed:
+            if self._closed:
+                raise RuntimeError("the embedder is closed")
             self._pending.append(job)
             self._pending_changed.notify_all()
-        # Flat combining: whoever holds the model runs every compatible queued job, not just its own; a
-        # caller whose job was run by another finds it done once it gets the lock.
-        with self._call_lock:
-            while not job.done:
-                self._run_jobs(model, self._take_jobs())
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, args=(model,), name="model", daemon=True)
+                self._worker.start()
+        job.finished.wait()
         if job.error is not None:
             raise job.error
         assert job.result is not None
         return job.result
+
+    def _work(self, model: Any) -> None:
+        """The model thread: runs queued jobs, coalescing those that queued while the model was busy.
+
+        One thread owns every ``encode`` call (as TEI's backend does): called from many request threads,
+        torch's temporaries landed in as many malloc arenas, and the server's memory grew round after round
+        under load; from one thread it stays flat.
+        """
+        while True:
+            with self._pending_changed:
+                has_work = self._pending_changed.wait_for(
+                    lambda: bool(self._pending) or self._closed, timeout=self._IDLE_SECONDS
+                )
+                if not has_work or not self._pending:
+                    self._worker = None  # idle or closed: the next embed starts a new thread
+                    return
+            # Take jobs only once the model is ours: everything queued while it was busy goes in one call.
+            with self._call_lock:
+                self._run_jobs(model, self._take_jobs())
+
+    _IDLE_SECONDS = 60.0
+
+    def close(self) -> None:
+        """Stop the model thread once the queued requests are done (the server calls this at shutdown)."""
+        with self._pending_changed:
+            self._closed = True
+            self._pending_changed.notify_all()
+            worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=60)
 
     def _take_jobs(self) -> list[_PooledJob]:
         """The oldest pending job and the compatible ones after it, within the coalescing budget."""
@@ -335,11 +369,13 @@ class SentenceTransformerEmbedder:
                 for job in jobs:
                     self._run_jobs(model, [job])
                 return
-            jobs[0].error, jobs[0].done = exc, True
+            jobs[0].error = exc
+            jobs[0].finished.set()
             return
         start = 0
         for job in jobs:
-            job.result, job.done = out[start : start + len(job.texts)], True
+            job.result = out[start : start + len(job.texts)]
+            job.finished.set()
             start += len(job.texts)
 
     def embed_tokens(
@@ -679,6 +715,7 @@ def create_endpoint_app(
     if delay < 0 or per_item_delay < 0:
         raise ValueError("delay and per_item_delay must be >= 0")
     emb: Embedder = embedder if embedder is not None else SentenceTransformerEmbedder(model)
+    owns_embedder = embedder is None  # a caller's embedder may serve other apps too: theirs to close
     expected_auth = None if api_key is None else f"Bearer {api_key}".encode()
     limits_holder: list[_Limits] = []
     stats = EndpointStats()
@@ -736,10 +773,13 @@ def create_endpoint_app(
                         await asyncio.sleep(simulated)
                     result = await run_in_threadpool(work)
                 except InputValidationError as exc:
+                    drop_frames(exc)  # the worker's frames (holding the request's texts) would sit in a cycle
                     raise _ApiError(422, str(exc), "Validation") from None
                 except (UnicodeError, TypeError) as exc:
+                    drop_frames(exc)
                     raise _ApiError(422, f"tokenizer error: {exc}", "Tokenizer") from None
                 except Exception as exc:  # the model failed: TEI's 424, never a bare 500
+                    drop_frames(exc)
                     raise _ApiError(424, f"backend error: {type(exc).__name__}: {exc}", "Backend") from None
                 finally:
                     stats._update(active=-1)
@@ -856,6 +896,8 @@ def create_endpoint_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(_load, emb)
         yield
+        if owns_embedder and isinstance(emb, SentenceTransformerEmbedder):
+            await run_in_threadpool(emb.close)
 
     routes = [
         Route("/", health, methods=["GET"]),

@@ -43,7 +43,7 @@ from hf_pinecone.local._pinecone_storage import (
     Metadata,
     Registry,
 )
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local._runner import drop_frames, run_in_background
 
 if TYPE_CHECKING:
     from hf_pinecone.local.faults import FaultPlan
@@ -593,9 +593,11 @@ def create_pinecone_app(
             try:
                 return await handler(request)
             except ApiError as exc:
+                drop_frames(exc)
                 return _json_response(exc.body, exc.status)
-            except Exception:  # a bug must still answer in Pinecone's shape, and keep serving
+            except Exception as exc:  # a bug must still answer in Pinecone's shape, and keep serving
                 logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                drop_frames(exc)
                 body = {"error": {"code": "INTERNAL", "message": "Internal error"}, "status": 500}
                 return _json_response(body, 500)
 
@@ -612,9 +614,11 @@ def create_pinecone_app(
                     raise data_error(404, _NOT_FOUND, f"Index {name[:64]} not found")
                 return _json_response(await handler(store, request))
             except ApiError as exc:
+                drop_frames(exc)
                 return _json_response(exc.body, exc.status)
-            except Exception:  # a bug must still answer in Pinecone's shape, and keep serving
+            except Exception as exc:  # a bug must still answer in Pinecone's shape, and keep serving
                 logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                drop_frames(exc)
                 return _json_response({"code": 13, "message": "Internal error", "details": []}, 500)
 
         return endpoint
