@@ -111,7 +111,9 @@ def corpus(n: int, *, seed: int = 6) -> list[str]:
 # ------------------------------------------------------------------------------------------ servers
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    # Tokenizer parallelism left at its default, as in the benchmark's own process (scenario 2's baseline)
+    # and in ``hf-pinecone serve endpoint``: the servers never fork after tokenizing.
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     return env
 

@@ -46,7 +46,6 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     from hf_pinecone.local import run_in_background
     from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
