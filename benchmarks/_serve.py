@@ -19,11 +19,14 @@ import orjson
 def stats_app(app: Any) -> Any:
     """Wrap an endpoint app: ``GET /_bench/stats`` answers its :class:`EndpointStats` counters."""
     stats = app.state.stats
+    embedder = app.state.embedder
     fields = ("requests", "served", "inputs", "overloaded", "max_in_flight", "max_active")
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/_bench/stats":
-            body = orjson.dumps({name: getattr(stats, name, None) for name in fields})
+            counters = {name: getattr(stats, name, None) for name in fields}
+            counters["model_calls"] = getattr(embedder, "model_calls", None)  # fewer than requests when coalesced
+            body = orjson.dumps(counters)
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
             )

@@ -669,3 +669,30 @@ def test_one_connection_pool_is_reused(faulty: Callable[..., tuple[str, Faults]]
         pool = client._http._transport._pool  # type: ignore[attr-defined]
         assert len(pool.connections) == 1  # keep-alive: five requests, one connection
     assert client._http.is_closed
+
+
+def test_every_http_client_shares_one_verifying_tls_context() -> None:
+    """The CA bundle is loaded once per process, and the shared context still verifies certificates."""
+    import ssl
+
+    from hf_pinecone._tls import default_ssl_context
+    from hf_pinecone.store import _DataPlane
+
+    context = default_ssl_context()
+    assert context is default_ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
+
+    def contexts_of(http: Any) -> Any:
+        return http._transport._pool._ssl_context
+
+    sync_client, async_client = EndpointClient("https://example.invalid"), AsyncEndpointClient("https://x.invalid")
+    plane = _DataPlane("https://index.invalid", "key")
+    try:
+        assert contexts_of(sync_client._http) is context
+        assert contexts_of(async_client._http) is context
+        assert contexts_of(plane.client) is context
+    finally:
+        sync_client.close()
+        plane.close()
+        asyncio.run(async_client.aclose())

@@ -373,3 +373,21 @@ def test_digest_set_is_exact_across_growth() -> None:
     twin = digests[0][:8] + bytes(8)
     assert seen.add(twin) and not seen.add(twin)
     assert len(seen) == 20_001
+
+
+def test_fast_path_needs_no_sdk_session(store: PineconeStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the index host and key known, ingest talks to the data plane alone (dimension check included).
+
+    Opening the SDK's async session (an aiohttp session and a TLS context) is made to fail, so a run that
+    still opened it would raise.
+    """
+
+    def no_session(self: PineconeStore) -> Any:
+        raise AssertionError("the SDK's async index was asked for")
+
+    monkeypatch.setattr(PineconeStore, "async_index", property(no_session))
+    texts = [f"plane {i}" for i in range(50)]
+    report = ingest(texts, store=store, progress=False)
+    assert (report.upserted, report.failed) == (50, 0)
+    assert store._index_dimension == DIM  # learned through the data plane
+    assert _count(store) == 50

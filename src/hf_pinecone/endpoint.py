@@ -51,6 +51,7 @@ from hf_pinecone._protocol import (
     server_message,
 )
 from hf_pinecone._retry import RetryPolicy
+from hf_pinecone._tls import default_ssl_context
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
 
 __all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
@@ -192,6 +193,7 @@ class _Base:
             "headers": self._headers,
             "timeout": httpx.Timeout(self.config.timeout),
             "follow_redirects": False,
+            "verify": default_ssl_context(),
             "limits": httpx.Limits(
                 max_connections=max(100, self._max_in_flight),
                 max_keepalive_connections=self._max_in_flight,

@@ -740,8 +740,16 @@ def _failure_message(exc: BaseException, secrets: Sequence[str] = ()) -> str:
 
 @asynccontextmanager
 async def _store_session(store: Any) -> AsyncIterator[None]:
-    """Keep one async Pinecone session open for the whole run instead of one per request."""
-    if _is_pinecone_store(store) and not getattr(store, "_async_index_context_open", True):
+    """Keep one async Pinecone session open for the whole run instead of one per request.
+
+    Not needed (nor opened: an aiohttp session and a TLS context) when the store talks to the data plane
+    directly, as it does whenever it knows the index host and the API key.
+    """
+    if (
+        _is_pinecone_store(store)
+        and not getattr(store, "_async_index_context_open", True)
+        and store._plane() is None
+    ):
         async with store:
             yield
     else:

@@ -47,6 +47,7 @@ from pydantic import SecretStr
 
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
+from hf_pinecone._tls import default_ssl_context
 from hf_pinecone.errors import (
     ConfigurationError,
     IndexMismatchError,
@@ -701,7 +702,7 @@ class _DataPlane:
     def client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(headers=self._headers, timeout=_HTTP_TIMEOUT)
+                self._client = httpx.Client(headers=self._headers, timeout=_HTTP_TIMEOUT, verify=default_ssl_context())
             return self._client
 
     @property
@@ -709,7 +710,7 @@ class _DataPlane:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(headers=self._headers, timeout=_HTTP_TIMEOUT)
+            client = httpx.AsyncClient(headers=self._headers, timeout=_HTTP_TIMEOUT, verify=default_ssl_context())
             self._async_clients[loop] = client
         return client
 
@@ -758,6 +759,13 @@ class _DataPlane:
     async def afetch(self, chunk: Sequence[str], namespace: str | None) -> dict[str, Any]:
         url = f"{self.base}/vectors/fetch?{_fetch_query(chunk, namespace)}"
         return _answer_json(await self._asend("GET", url, None), "fetch")
+
+    def describe_index_stats(self) -> dict[str, Any]:
+        return _answer_json(self._send("POST", self.base + "/describe_index_stats", b"{}"), "describe_index_stats")
+
+    async def adescribe_index_stats(self) -> dict[str, Any]:
+        response = await self._asend("POST", self.base + "/describe_index_stats", b"{}")
+        return _answer_json(response, "describe_index_stats")
 
     def close(self) -> None:
         with self._lock:
@@ -964,7 +972,7 @@ class PineconeStore(PineconeVectorStore):
         return ids, [record[1] for record in records], metadatas
 
     def _remember_dimension(self, stats: Any) -> int | None:
-        dimension = getattr(stats, "dimension", None)
+        dimension = stats.get("dimension") if isinstance(stats, dict) else getattr(stats, "dimension", None)
         with self._dimension_lock:
             self._index_dimension = int(dimension) if dimension else None
             self._dimension_known = True
@@ -974,16 +982,20 @@ class PineconeStore(PineconeVectorStore):
 
     def _index_dim(self) -> int | None:
         if not self._dimension_known:
-            stats = _call_with_retry(
-                self.retry, "describe_index_stats", lambda: self.index.describe_index_stats()
-            )
+            plane = self._plane()
+            describe = plane.describe_index_stats if plane is not None else self.index.describe_index_stats
+            stats = _call_with_retry(self.retry, "describe_index_stats", describe)
             return self._remember_dimension(stats)
         return self._index_dimension
 
     async def _aindex_dim(self) -> int | None:
         if not self._dimension_known:
-            async with self._async_index_context() as idx:
-                stats = await _acall_with_retry(self.retry, "describe_index_stats", idx.describe_index_stats)
+            plane = self._plane()
+            if plane is not None:  # the raw data plane: no SDK session to open for one call
+                stats = await _acall_with_retry(self.retry, "describe_index_stats", plane.adescribe_index_stats)
+            else:
+                async with self._async_index_context() as idx:
+                    stats = await _acall_with_retry(self.retry, "describe_index_stats", idx.describe_index_stats)
             return self._remember_dimension(stats)
         return self._index_dimension
 
