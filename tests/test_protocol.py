@@ -219,7 +219,16 @@ def test_plan_by_bytes_keeps_every_body_under_the_limit() -> None:
 
 def test_plan_isolates_an_oversized_text() -> None:
     protocol = EndpointProtocol(URL, batch_size=10, max_batch_bytes=100)
-    assert protocol.plan(["a", "b" * 200, "c"]) == [[0], [1], [2]]
+    assert protocol.plan(["a", "b" * 200, "c"]) == [[0, 2], [1]]
+
+
+def test_plan_groups_texts_of_similar_length() -> None:
+    """Batches hold neighbours in length order (less padding for the model); every position appears once."""
+    protocol = EndpointProtocol(URL, batch_size=2)
+    texts = ["x" * n for n in (9, 1, 5, 2, 8, 1)]
+    batches = protocol.plan(texts)
+    assert batches == [[1, 5], [3, 2], [4, 0]]  # stable: equal lengths keep input order
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
 
 
 def test_assemble_restores_input_order() -> None:

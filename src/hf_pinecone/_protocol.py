@@ -617,14 +617,18 @@ class EndpointProtocol:
     def plan(self, texts: Sequence[str], prompt_name: str | None = None) -> list[list[int]]:
         """Split input positions into batches of at most ``batch_size`` items and under ``max_batch_bytes``.
 
-        A text too large to fit a body on its own gets a batch of its own (rejected before sending).
+        Texts are grouped by length (shortest first; :func:`assemble` restores input order): a model pads every
+        text of a batch to the batch's longest, so batches of similar lengths spend less compute on padding,
+        as ``SentenceTransformer.encode`` does by sorting its input. A text too large to fit a body on its
+        own gets a batch of its own (rejected before sending).
         """
         overhead = len(self.body([], prompt_name))
         batches: list[list[int]] = []
         current: list[int] = []
         size = overhead
         limit = self.batch_size
-        for i, text in enumerate(texts):
+        for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+            text = texts[i]
             item = len(_dumps(text)) + (1 if current else 0)
             if current and (len(current) >= limit or size + item >= self.max_batch_bytes):
                 batches.append(current)
