@@ -39,8 +39,9 @@ def test_ingest_scenario_and_adaptation() -> None:
 @pytest.mark.slow
 def test_model_scenario() -> None:
     markdown, numbers = bench_model.run(records=64, repetitions=1)
-    assert numbers["encode"][0] > 0 and numbers["ingest"][0] > 0
-    assert "Ratio ingest/encode" in markdown
+    assert set(numbers) == {"sentences", "passages"}
+    assert all(values["encode"][0] > 0 and values["ingest"][0] > 0 for values in numbers.values())
+    assert "Ratio ingest/encode" in markdown and "passages of 1-3" in markdown
 
 
 def test_query_scenario() -> None:
