@@ -472,6 +472,32 @@ def test_cold_start_waits_beyond_max_retries_and_logs_once(caplog: pytest.LogCap
     assert sum("endpoint is starting" in r.getMessage() for r in caplog.records) == 1
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_during_a_cold_start_one_request_polls_instead_of_every_batch(mode: str) -> None:
+    """64 batches meet a 1-second cold start: far fewer 503s than batches, since only one request polls.
+
+    Without the gate every batch polled on its own, several times a second (hundreds of 503s here).
+    """
+    plan = FaultPlan(cold_start_seconds=1.0, methods={"POST"})
+    texts = [f"gate {i}" for i in range(64 * 32)]
+    retry = RetryPolicy(max_retries=1, backoff_base=0.02, backoff_max=0.3)
+    with serve_endpoint(embedder=HASH, faults=plan) as url:
+        options: dict[str, Any] = {"retry": retry, "cold_start_timeout": 60, "batch_size": 32}
+        if mode == "sync":
+            with EndpointClient(url, **options) as client:
+                vectors = client.embed(texts)
+        else:
+
+            async def run() -> list[list[float]]:
+                async with AsyncEndpointClient(url, **options) as client:
+                    return await client.aembed(texts)
+
+            vectors = asyncio.run(run())
+    assert_close(vectors, expected(texts))
+    cold = plan.stats.injected.get("cold_start", 0)
+    assert 0 < cold < 64, cold
+
+
 def test_scale_up_timeout_header_is_sent(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, faults = faulty()
     with EndpointClient(url, cold_start_timeout=600, timeout=30) as client:

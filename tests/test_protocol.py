@@ -359,6 +359,42 @@ def test_cold_start_gives_up_after_the_timeout() -> None:
         drive(protocol.batch_flow(["a"]), respond)
 
 
+def test_while_the_endpoint_starts_one_request_polls_and_the_others_wait() -> None:
+    """The cold-start gate: after a 503, other requests sleep without sending until the poller gets through."""
+    now = [0.0]
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=60.0, clock=lambda: now[0])
+    a, b = protocol.batch_flow(["a"]), protocol.batch_flow(["b"])
+    assert isinstance(next(a), Send)
+    assert isinstance(a.send(err(503, "starting")), Sleep)  # a is the poller
+    assert isinstance(next(b), Sleep)  # b sends nothing while a polls
+    assert isinstance(b.send(None), Sleep)
+    assert isinstance(a.send(None), Send)
+    assert isinstance(a.send(err(503, "starting")), Sleep)
+    assert isinstance(a.send(None), Send)
+    with pytest.raises(StopIteration) as done:
+        a.send(ok(1))  # the endpoint is up
+    assert len(done.value.value) == 1
+    assert isinstance(b.send(None), Send)  # the gate is open
+    with pytest.raises(StopIteration):
+        b.send(ok(1))
+
+
+def test_a_waiting_request_takes_over_polling_and_keeps_the_deadline() -> None:
+    now = [0.0]
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=60.0, clock=lambda: now[0])
+    a, b, c = (protocol.batch_flow([t]) for t in "abc")
+    next(a)
+    assert isinstance(a.send(err(503, "starting")), Sleep)
+    assert isinstance(next(b), Sleep) and isinstance(next(c), Sleep)
+    a.close()  # the poller was cancelled
+    assert isinstance(b.send(None), Send)  # b polls now; c still waits
+    assert isinstance(c.send(None), Sleep)
+    assert isinstance(b.send(err(503, "starting")), Sleep)
+    now[0] = 61.0
+    with pytest.raises(EndpointUnavailableError, match=r"503 while starting \(still unavailable after waiting 60 s"):
+        c.send(None)
+
+
 def test_scale_up_header_holds_less_than_the_request_timeout() -> None:
     def header(cold: float, timeout: float) -> str:
         protocol = EndpointProtocol(URL, cold_start_timeout=cold, request_timeout=timeout)

@@ -42,11 +42,13 @@ __all__ = [
     "Action",
     "BatchResult",
     "ConcurrencyPolicy",
+    "Deferred",
     "EndpointProtocol",
     "Get",
     "Outcome",
     "Response",
     "Send",
+    "SendOutcome",
     "Sleep",
     "TransportFailure",
     "batch_size_from_info",
@@ -94,9 +96,15 @@ BatchResult = Union[Vector, EndpointRequestError]  # noqa: UP007 - runtime alias
 # ---------------- actions
 @dataclass(frozen=True)
 class Send:
-    """Ask the transport to POST ``body`` (JSON bytes) to the endpoint and send back an :data:`Outcome`."""
+    """Ask the transport to POST ``body`` (JSON bytes) to the endpoint and send back an :data:`Outcome`.
+
+    ``still_wanted``, when set, is called once the transport holds a concurrency slot, right before sending:
+    a request may have queued for a slot while the endpoint began a cold start that another request now
+    polls. ``False`` means: send nothing and answer :class:`Deferred`.
+    """
 
     body: bytes
+    still_wanted: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,11 @@ class TransportFailure:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """The transport sent nothing: :attr:`Send.still_wanted` said the request should wait."""
+
+
+@dataclass(frozen=True)
 class Get:
     """Ask the transport to GET ``url`` within ``timeout`` seconds and send back an :data:`Outcome`."""
 
@@ -133,7 +146,8 @@ class Get:
 
 Action = Union[Send, Sleep, Get]  # noqa: UP007
 Outcome = Union[Response, TransportFailure]  # noqa: UP007
-Flow = Generator[Action, Outcome | None, list[BatchResult]]
+SendOutcome = Union[Response, TransportFailure, Deferred]  # noqa: UP007 - what a transport answers to Send
+Flow = Generator[Action, SendOutcome | None, list[BatchResult]]
 InfoFlow = Generator[Get, Outcome, None]
 
 
@@ -497,6 +511,7 @@ class EndpointProtocol:
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting_announced: bool = field(default=False, repr=False)
+    _cold_poller: object | None = field(default=None, repr=False)
     _lowered: bool = field(default=False, repr=False)
     _reprobe: bool = field(default=False, repr=False)
 
@@ -536,6 +551,30 @@ class EndpointProtocol:
         if self._starting_announced:
             with self._lock:
                 self._starting_announced = False
+                self._cold_poller = None
+
+    # While the endpoint starts, one request polls it and the others wait for that one (no request sent):
+    # every planned batch polling on its own would send hundreds of requests at a cold endpoint, and a
+    # proxy that holds requests (X-Scale-Up-Timeout) would hold them all.
+    def _may_send(self, flow: object) -> bool:
+        """Whether ``flow`` may send now: the endpoint is not starting, or ``flow`` is (or becomes) the poller."""
+        if not self._starting_announced:
+            return True
+        with self._lock:
+            if self._cold_poller is None:
+                self._cold_poller = flow
+            return self._cold_poller is flow
+
+    def _leave(self, flow: object) -> None:
+        if self._cold_poller is flow:
+            with self._lock:
+                if self._cold_poller is flow:
+                    self._cold_poller = None  # a waiting request takes over the polling
+
+    @property
+    def _gate_interval(self) -> float:
+        """How often a waiting request looks whether the endpoint is up (no request is sent)."""
+        return max(0.05, min(1.0, self.retry.backoff_base))
 
     @property
     def scale_up_timeout_header(self) -> dict[str, str]:
@@ -693,14 +732,36 @@ class EndpointProtocol:
             return first + second
         return list(parse_embeddings(data, expected=len(texts), url=self.url))
 
-    def _send_with_retries(self, body: bytes) -> Generator[Action, Outcome | None, Any]:
+    def _send_with_retries(self, body: bytes) -> Generator[Action, SendOutcome | None, Any]:
         """Send ``body`` until a 2xx JSON answer arrives; return the decoded JSON."""
+        flow = object()  # this request's identity for the cold-start gate
+        try:
+            return (yield from self._send_until_answered(body, flow))
+        finally:
+            self._leave(flow)
+
+    def _send_until_answered(self, body: bytes, flow: object) -> Generator[Action, SendOutcome | None, Any]:
         attempt = 0  # retries of ordinary transient failures, bounded by max_retries
         cold_polls = 0  # 503s while a cold start is waited out, bounded by cold_start_timeout instead
         cold_start_deadline: float | None = None
         while True:
-            outcome = yield Send(body)
+            if not self._may_send(flow):
+                now = self.clock()
+                if cold_start_deadline is None:
+                    cold_start_deadline = now + self.cold_start_timeout
+                if now >= cold_start_deadline:
+                    raise EndpointUnavailableError(
+                        f"endpoint {self.url} answered HTTP 503 while starting (still unavailable after waiting "
+                        f"{self.cold_start_timeout:.0f} s for the endpoint to start)",
+                        status_code=503,
+                        url=self.url,
+                    )
+                yield Sleep(min(self._gate_interval, cold_start_deadline - now))
+                continue
+            outcome = yield Send(body, still_wanted=lambda: self._may_send(flow))
             assert outcome is not None
+            if isinstance(outcome, Deferred):
+                continue  # a cold start began while this request queued for a slot: wait at the gate
             retry_after: float | None = None
             error: EndpointError
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
@@ -738,8 +799,11 @@ class EndpointProtocol:
                         cold_start_deadline = now + self.cold_start_timeout
                     if now < cold_start_deadline:
                         self._announce_starting()
-                        # Cap the exponent: a long cold start should poll steadily, not back off unboundedly.
-                        delay = self.retry.delay(min(cold_polls, 6), retry_after)
+                        if not self._may_send(flow):
+                            continue  # another request is polling: wait for it at the gate
+                        # Cap the exponent: a long cold start should poll steadily (every few seconds with the
+                        # default policy), not back off unboundedly.
+                        delay = self.retry.delay(min(cold_polls, 3), retry_after)
                         delay = min(delay, max(0.0, cold_start_deadline - now))
                         cold_polls += 1
                         yield Sleep(delay)

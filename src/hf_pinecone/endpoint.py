@@ -34,6 +34,7 @@ from hf_pinecone._protocol import (
     DEFAULT_BATCH_SIZE,
     MAX_BATCH_BYTES,
     BatchResult,
+    Deferred,
     EndpointProtocol,
     Flow,
     Get,
@@ -41,6 +42,7 @@ from hf_pinecone._protocol import (
     Outcome,
     Response,
     Send,
+    SendOutcome,
     Sleep,
     TransportFailure,
     assemble,
@@ -359,6 +361,8 @@ class EndpointClient(_Base):
                     action = flow.send(self._send(action))
         except StopIteration as stop:
             return cast(list[BatchResult], stop.value)
+        finally:
+            flow.close()  # interrupted mid-flow (e.g. cancelled): give up its cold-start polling role now
 
     def _drive_info(self, flow: InfoFlow) -> None:
         for action in flow:
@@ -375,9 +379,12 @@ class EndpointClient(_Base):
             except httpx.TransportError as error:
                 return self._failure(error)
 
-    def _send(self, action: Send) -> Outcome:
+    def _send(self, action: Send) -> SendOutcome:
         outcome: Outcome
         with self._limiter.slot() as permit:
+            if action.still_wanted is not None and not action.still_wanted():
+                permit.ignore = True  # nothing was sent: says nothing about the endpoint's throughput
+                return Deferred()
             try:
                 outcome = self._outcome(self._http.post(self.url, content=action.body))
             except httpx.TransportError as error:
@@ -477,6 +484,8 @@ class AsyncEndpointClient(_Base):
                     action = flow.send(await self._send(action))
         except StopIteration as stop:
             return cast(list[BatchResult], stop.value)
+        finally:
+            flow.close()  # interrupted mid-flow (e.g. cancelled): give up its cold-start polling role now
 
     async def _drive_info(self, flow: InfoFlow) -> None:
         for action in flow:
@@ -493,9 +502,12 @@ class AsyncEndpointClient(_Base):
             except httpx.TransportError as error:
                 return self._failure(error)
 
-    async def _send(self, action: Send) -> Outcome:
+    async def _send(self, action: Send) -> SendOutcome:
         outcome: Outcome
         async with self._limiter.aslot() as permit:
+            if action.still_wanted is not None and not action.still_wanted():
+                permit.ignore = True  # nothing was sent: says nothing about the endpoint's throughput
+                return Deferred()
             try:
                 outcome = self._outcome(await self._http.post(self.url, content=action.body))
             except httpx.TransportError as error:
