@@ -247,6 +247,14 @@ class _Base:
         return Response(response.status_code, response.headers, response.content)
 
     @staticmethod
+    def _deferred(action: Send, permit: Permit) -> bool:
+        """Whether ``action`` is no longer to be sent now that it holds ``permit`` (see :attr:`Send.still_wanted`)."""
+        if action.still_wanted is None or action.still_wanted():
+            return False
+        permit.ignore = True  # nothing was sent: says nothing about the endpoint's throughput
+        return True
+
+    @staticmethod
     def _note(permit: Permit, outcome: Outcome) -> None:
         """Tell the limiter whether the endpoint showed overload (429, or a request that timed out)."""
         if isinstance(outcome, TransportFailure):
@@ -382,8 +390,7 @@ class EndpointClient(_Base):
     def _send(self, action: Send) -> SendOutcome:
         outcome: Outcome
         with self._limiter.slot() as permit:
-            if action.still_wanted is not None and not action.still_wanted():
-                permit.ignore = True  # nothing was sent: says nothing about the endpoint's throughput
+            if self._deferred(action, permit):
                 return Deferred()
             try:
                 outcome = self._outcome(self._http.post(self.url, content=action.body))
@@ -505,8 +512,7 @@ class AsyncEndpointClient(_Base):
     async def _send(self, action: Send) -> SendOutcome:
         outcome: Outcome
         async with self._limiter.aslot() as permit:
-            if action.still_wanted is not None and not action.still_wanted():
-                permit.ignore = True  # nothing was sent: says nothing about the endpoint's throughput
+            if self._deferred(action, permit):
                 return Deferred()
             try:
                 outcome = self._outcome(await self._http.post(self.url, content=action.body))

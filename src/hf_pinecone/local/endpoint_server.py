@@ -518,6 +518,15 @@ class _PayloadTooLarge(Exception):
     pass
 
 
+def _compute_error(exc: Exception) -> _ApiError:
+    """What TEI answers when embedding raised ``exc``: 422 for the input, else 424 (the model failed, never 500)."""
+    if isinstance(exc, InputValidationError):
+        return _ApiError(422, str(exc), "Validation")
+    if isinstance(exc, (UnicodeError, TypeError)):
+        return _ApiError(422, f"tokenizer error: {exc}", "Tokenizer")
+    return _ApiError(424, f"backend error: {type(exc).__name__}: {exc}", "Backend")
+
+
 def _error_response(flavour: _Flavour, err: _ApiError, headers: dict[str, str] | None = None) -> Response:
     if flavour == "openai":
         body: dict[str, Any] = {"message": err.message, "code": err.status, "type": err.error_type}
@@ -772,15 +781,9 @@ def create_endpoint_app(
                     if simulated > 0:
                         await asyncio.sleep(simulated)
                     result = await run_in_threadpool(work)
-                except InputValidationError as exc:
+                except Exception as exc:
                     drop_frames(exc)  # the worker's frames (holding the request's texts) would sit in a cycle
-                    raise _ApiError(422, str(exc), "Validation") from None
-                except (UnicodeError, TypeError) as exc:
-                    drop_frames(exc)
-                    raise _ApiError(422, f"tokenizer error: {exc}", "Tokenizer") from None
-                except Exception as exc:  # the model failed: TEI's 424, never a bare 500
-                    drop_frames(exc)
-                    raise _ApiError(424, f"backend error: {type(exc).__name__}: {exc}", "Backend") from None
+                    raise _compute_error(exc) from None  # not bound to a local: that would be a cycle too
                 finally:
                     stats._update(active=-1)
                 finished = time.perf_counter()

@@ -186,9 +186,7 @@ class HfApiStandIn:
             record = self._records[(namespace, name)]
             record.state, record.ticks_left, record.message = state, self.steps_per_state, message
             record.deployed = record.deployed or state in ("running", "scaledToZero")
-            record.updated_at = _now()
-            record.generation += 1
-            self._changed(record)
+            self._forced(record)
 
     def wait_for_holds(self, count: int, *, finished: bool = False, timeout: float = 30.0) -> bool:
         """Block until ``count`` requests have been held (or, with ``finished``, stopped being held).
@@ -231,6 +229,13 @@ class HfApiStandIn:
 
     def _start(self, record: _Record, state: str) -> None:
         record.state, record.ticks_left, record.message = state, self.steps_per_state, ""
+        self._forced(record)
+
+    def _forced(self, record: _Record) -> None:
+        """``record`` was moved to a new state by a control, not by an observation (lock held).
+
+        The generation bump voids any replica-start timer armed for the previous state; held requests wake.
+        """
         record.updated_at = _now()
         record.generation += 1
         self._changed(record)
@@ -249,9 +254,7 @@ class HfApiStandIn:
             if record is None or record.generation != generation or record.state not in _TRANSITIONAL:
                 return
             self._finish(record)
-            record.updated_at = _now()
-            record.generation += 1
-            self._changed(record)
+            self._forced(record)
 
     async def _hold(self, key: tuple[str, str], seconds: float, path: str) -> str | None:
         """Hold a request until the endpoint leaves the starting states or ``seconds`` pass; its state then."""

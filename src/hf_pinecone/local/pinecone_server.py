@@ -584,22 +584,32 @@ def create_pinecone_app(
         given = request.headers.get("api-key", "").encode()
         return hmac.compare_digest(given, expected)
 
+    async def answered(
+        request: Request, call: Callable[[], Awaitable[Response]], internal_error: dict[str, Any]
+    ) -> Response:
+        """``call()``'s response, or the error it raised answered in Pinecone's shape (a bug: 500, and keep serving)."""
+        try:
+            return await call()
+        except Exception as exc:
+            if isinstance(exc, ApiError):
+                response = _json_response(exc.body, exc.status)
+            else:
+                logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                response = _json_response(internal_error, 500)
+            drop_frames(exc)
+            return response
+
     def control(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             if not authorised(request):
                 return _json_response(
                     {"error": {"code": "UNAUTHENTICATED", "message": "Invalid API Key"}, "status": 401}, 401
                 )
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                drop_frames(exc)
-                return _json_response(exc.body, exc.status)
-            except Exception as exc:  # a bug must still answer in Pinecone's shape, and keep serving
-                logger.exception("unexpected error in %s %s", request.method, request.url.path)
-                drop_frames(exc)
-                body = {"error": {"code": "INTERNAL", "message": "Internal error"}, "status": 500}
-                return _json_response(body, 500)
+            return await answered(
+                request,
+                lambda: handler(request),
+                {"error": {"code": "INTERNAL", "message": "Internal error"}, "status": 500},
+            )
 
         return endpoint
 
@@ -608,18 +618,14 @@ def create_pinecone_app(
             if not authorised(request):
                 return _json_response({"code": _UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401)
             name = request.path_params["name"]
-            store = registry.get(name)
-            try:
+
+            async def call() -> Response:
+                store = registry.get(name)
                 if store is None:
                     raise data_error(404, _NOT_FOUND, f"Index {name[:64]} not found")
                 return _json_response(await handler(store, request))
-            except ApiError as exc:
-                drop_frames(exc)
-                return _json_response(exc.body, exc.status)
-            except Exception as exc:  # a bug must still answer in Pinecone's shape, and keep serving
-                logger.exception("unexpected error in %s %s", request.method, request.url.path)
-                drop_frames(exc)
-                return _json_response({"code": 13, "message": "Internal error", "details": []}, 500)
+
+            return await answered(request, call, {"code": 13, "message": "Internal error", "details": []})
 
         return endpoint
 
