@@ -235,7 +235,7 @@ def test_bad_rows_are_written_to_the_errors_file_and_never_abort(store: Pinecone
     assert "empty" in reasons[3] and "empty" in reasons[4]
     assert "Unicode" in reasons[5]
     assert "tokens" in reasons[6] or "422" in reasons[6]  # the endpoint's own message
-    assert "unsupported type dict" in reasons[7]
+    assert "nested object" in reasons[7] and "--metadata-column" in reasons[7]
     assert "finite" in reasons[8]
     assert "40960" in reasons[9]
     by_row = {line["row"]: line for line in lines}
@@ -362,7 +362,7 @@ def test_snli_recall_at_5_matches_the_reference(
 
 def test_digest_set_is_exact_across_growth() -> None:
     """The dedup set (open addressing in numpy arrays) keeps every member through many table doublings."""
-    from hf_pinecone.ingestion import _DigestSet
+    from hf_pinecone.ingestion._dedup import DigestSet as _DigestSet
 
     digests = [hashlib.blake2b(str(i).encode(), digest_size=16).digest() for i in range(20_000)]
     seen = _DigestSet(capacity=8)

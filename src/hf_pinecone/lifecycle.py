@@ -41,8 +41,15 @@ from pydantic import SecretStr
 
 from hf_pinecone.errors import (
     ConfigurationError,
-    EndpointAuthError,
-    EndpointError,
+    EndpointConflictError,
+    EndpointFailedError,
+    EndpointLifecycleError,
+    EndpointNotFoundError,
+    EndpointPausedError,
+    EndpointScaledToZeroError,
+    EndpointStateError,
+    EndpointWaitTimeoutError,
+    LifecycleAuthError,
     redact,
 )
 
@@ -90,65 +97,6 @@ TokenLike = str | SecretStr | None
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 _FAILED_STATES = frozenset({"failed", "updateFailed"})
 _TRANSITIONAL_STATES = frozenset({"pending", "initializing", "updating"})
-
-
-# -------------------- errors
-class EndpointLifecycleError(EndpointError):
-    """A management operation on an Inference Endpoint failed (create, get, pause, resume, delete...).
-
-    Attributes:
-        name: Endpoint name.
-        namespace: Endpoint namespace (user or organization), when known.
-        state: Last known endpoint state, when known.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str | None = None,
-        namespace: str | None = None,
-        state: str | None = None,
-        status_code: int | None = None,
-        url: str | None = None,
-        server_message: str | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, url=url, server_message=server_message)
-        self.name = name
-        self.namespace = namespace
-        self.state = state
-
-
-class LifecycleAuthError(EndpointLifecycleError, EndpointAuthError):
-    """The management API refused the token (401/403), or the token lacks permission on the namespace."""
-
-
-class EndpointNotFoundError(EndpointLifecycleError):
-    """No Inference Endpoint with this name exists in the namespace."""
-
-
-class EndpointConflictError(EndpointLifecycleError):
-    """The name is taken: by an endpoint serving another repository, or the API answered 409 Conflict."""
-
-
-class EndpointStateError(EndpointLifecycleError):
-    """The endpoint is in a state that cannot serve requests; the message says how to get it running."""
-
-
-class EndpointPausedError(EndpointStateError):
-    """The endpoint is paused: only an explicit resume brings it back (``auto_resume=True`` does it)."""
-
-
-class EndpointScaledToZeroError(EndpointStateError):
-    """The endpoint is scaled to zero and waking it was not allowed (``auto_resume=False``)."""
-
-
-class EndpointFailedError(EndpointStateError):
-    """The endpoint failed to deploy or to update (state ``failed`` / ``updateFailed``)."""
-
-
-class EndpointWaitTimeoutError(EndpointStateError, TimeoutError):
-    """The endpoint did not reach ``running`` (and pass its health check) within the timeout."""
 
 
 # -------------------- data model

@@ -319,15 +319,16 @@ def stats_cmd(
     settings = Settings.from_env(index_name=index, controller_host=controller_host)
     check_index_name(settings.index_name)
     with open_pinecone(settings) as target:
-        host = target.index_host(settings.index_name)
-        stats = target.client().Index(host=host).describe_index_stats()
-        namespaces = {name: int(ns.vector_count) for name, ns in (stats.namespaces or {}).items()}
+        stats = target.stats(settings.index_name)
+        namespaces = {
+            name: int((ns or {}).get("vectorCount", 0)) for name, ns in (stats.get("namespaces") or {}).items()
+        }
         payload = {
             "index": settings.index_name,
             "where": target.where,
-            "dimension": int(stats.dimension),
-            "metric": getattr(stats, "metric", None),
-            "total_vector_count": int(stats.total_vector_count),
+            "dimension": int(stats.get("dimension") or 0),
+            "metric": stats.get("metric"),
+            "total_vector_count": int(stats.get("totalVectorCount") or 0),
             "namespaces": namespaces,
         }
     if as_json:
@@ -350,10 +351,7 @@ def delete_index_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete the index and every record in it."""
-    from pinecone.exceptions import NotFoundException
-
     from hf_pinecone.config import Settings
-    from hf_pinecone.errors import IndexNotFoundError
     from hf_pinecone.stack import check_index_name, open_pinecone
 
     settings = Settings.from_env(index_name=index, controller_host=controller_host)
@@ -363,10 +361,7 @@ def delete_index_cmd(
             if not sys.stdin.isatty():
                 raise ConfigurationError(f"refusing to delete index {name!r} without --yes (stdin is not a terminal)")
             typer.confirm(f"Delete index {name!r} at {target.where} and every record in it?", abort=True)
-        try:
-            target.client().delete_index(name)
-        except NotFoundException:
-            raise IndexNotFoundError(f"index {name!r} not found at {target.where}") from None
+        target.delete_index(name)
     if as_json:
         _emit_json({"deleted": name})
     else:
