@@ -35,6 +35,7 @@ The tree::
     │   ├── MetadataTooLargeError (also ValueError)   .record_id .size
     │   └── InvalidRecordError (also ValueError)      .record_id .field
     └── IngestError                         .report (the partial IngestReport)
+        └── ChunkError                      .result (the chunk's partial ChunkResult); __cause__ says why
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "ChunkError",
     "ConfigurationError",
     "EndpointAuthError",
     "EndpointConflictError",
@@ -310,3 +312,19 @@ class IngestError(HfPineconeError):
     def __init__(self, message: str, *, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ChunkError(IngestError):
+    """A run-level failure stopped one chunk of :func:`~hf_pinecone.ingestion.process_chunk`.
+
+    The cause (``__cause__``) is the endpoint's or the store's error; ``result`` counts what the chunk did
+    before it (records embedded; records skipped as already present), so a caller merging chunk results keeps
+    exact totals.
+
+    Attributes:
+        result: The partial :class:`~hf_pinecone.ingestion.ChunkResult`.
+    """
+
+    def __init__(self, message: str, *, result: Any) -> None:
+        super().__init__(message)
+        self.result = result

@@ -21,8 +21,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from hf_pinecone.errors import (
+    ChunkError,
     ConfigurationError,
     EndpointRequestError,
+    HfPineconeError,
     InvalidRecordError,
     MetadataTooLargeError,
     PineconeStoreError,
@@ -107,6 +109,12 @@ def as_detailed(embeddings: Embeddings | DetailedEmbeddings) -> DetailedEmbeddin
     return _Bisecting(embeddings)
 
 
+def _chunk_error(exc: HfPineconeError, partial: ChunkResult) -> ChunkError | ConfigurationError:
+    if isinstance(exc, ConfigurationError):  # not a failure of this chunk: of the whole configuration
+        return exc
+    return ChunkError(str(exc), result=partial)
+
+
 def reason(exc: BaseException) -> str:
     """A rejection reason: the error's message, scrubbed of secrets."""
     return redact(str(exc)) or type(exc).__name__
@@ -165,19 +173,29 @@ async def aprocess_chunk(
         Counts and the rejected records (refused by the endpoint or the store), never dropped.
 
     Raises:
-        HfPineconeError: A run-level failure (auth, unavailable after retries, a store failure).
+        ChunkError: A run-level failure (auth, unavailable after retries, a store failure) stopped the chunk;
+            ``exc.__cause__`` is the endpoint's or store's error and ``exc.result`` what the chunk did before.
+        ConfigurationError: The embeddings or the store are misconfigured.
     """
     if not records:
         return ChunkResult()
     if isinstance(store, VectorWriter):
         present: set[str] = set()
         if not force:
-            present = await store.aexisting_ids([r.id for r in records], namespace=namespace)
+            try:
+                present = await store.aexisting_ids([r.id for r in records], namespace=namespace)
+            except HfPineconeError as exc:
+                raise _chunk_error(exc, ChunkResult()) from exc
         todo = [r for r in records if r.id not in present]
         if not todo:
             return ChunkResult(already_present=len(records))
         detailed = as_detailed(_embeddings_of(embeddings, store))
-        ok, vectors, rejected = _split(todo, await detailed.aembed_documents_detailed([r.text for r in todo]))
+        skipped = len(records) - len(todo)
+        try:
+            results = await detailed.aembed_documents_detailed([r.text for r in todo])
+        except HfPineconeError as exc:
+            raise _chunk_error(exc, ChunkResult(already_present=skipped)) from exc
+        ok, vectors, rejected = _split(todo, results)
         embedded = len(ok)
         upserted = 0
         while ok:
@@ -187,7 +205,8 @@ async def aprocess_chunk(
             except PineconeStoreError as exc:
                 bad = _refused_record(exc, ok)
                 if bad is None:
-                    raise
+                    partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
+                    raise _chunk_error(exc, partial) from exc
                 record = ok.pop(bad)
                 vectors.pop(bad)
                 rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
@@ -258,12 +277,20 @@ def process_chunk(
     if isinstance(store, VectorWriter):
         present: set[str] = set()
         if not force:
-            present = store.existing_ids([r.id for r in records], namespace=namespace)
+            try:
+                present = store.existing_ids([r.id for r in records], namespace=namespace)
+            except HfPineconeError as exc:
+                raise _chunk_error(exc, ChunkResult()) from exc
         todo = [r for r in records if r.id not in present]
         if not todo:
             return ChunkResult(already_present=len(records))
         detailed = as_detailed(_embeddings_of(embeddings, store))
-        ok, vectors, rejected = _split(todo, detailed.embed_documents_detailed([r.text for r in todo]))
+        skipped = len(records) - len(todo)
+        try:
+            results = detailed.embed_documents_detailed([r.text for r in todo])
+        except HfPineconeError as exc:
+            raise _chunk_error(exc, ChunkResult(already_present=skipped)) from exc
+        ok, vectors, rejected = _split(todo, results)
         embedded = len(ok)
         upserted = 0
         while ok:
@@ -273,7 +300,8 @@ def process_chunk(
             except PineconeStoreError as exc:
                 bad = _refused_record(exc, ok)
                 if bad is None:
-                    raise
+                    partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
+                    raise _chunk_error(exc, partial) from exc
                 record = ok.pop(bad)
                 vectors.pop(bad)
                 rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))

@@ -32,6 +32,7 @@ from langchain_pinecone import PineconeVectorStore
 from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import (
+    ChunkError,
     ConfigurationError,
     EndpointAuthError,
     EndpointError,
@@ -236,6 +237,9 @@ async def aingest(
         if task.cancelled():
             return
         exc = task.exception()
+        if isinstance(exc, ChunkError):
+            totals.add(exc.result)  # what the chunk did before it failed still counts
+            exc = exc.__cause__ or exc
         if exc is not None:
             if not failure:
                 failure.append(exc)
