@@ -145,14 +145,15 @@ def test_a_too_short_hold_answers_the_same_503(manual: StandIn) -> None:
     assert manual.stand_in.state_of(NS, "short") == "initializing"
 
 
-def test_a_hold_ends_with_503_when_the_endpoint_is_paused_meanwhile(manual: StandIn) -> None:
+def test_a_hold_ends_with_the_paused_answer_when_the_endpoint_is_paused_meanwhile(manual: StandIn) -> None:
+    """A paused endpoint answers 400 "Bad Request: Invalid state", as Hugging Face's proxy does (no 503)."""
     url = manual.create_scaled_to_zero("paused")
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(post, url, ["x"], "30")
         assert manual.stand_in.wait_for_holds(1)
         manual.stand_in.set_state(NS, "paused", "paused")
         response = future.result(timeout=30)
-    assert response.status_code == 503 and "paused" in response.json()["error"]
+    assert response.status_code == 400 and response.json() == {"error": "Bad Request: Invalid state"}
 
 
 def test_a_held_request_to_a_starting_endpoint_is_also_held(manual: StandIn) -> None:
