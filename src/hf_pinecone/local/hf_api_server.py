@@ -163,6 +163,7 @@ class HfApiStandIn:
         fail_repositories: Repositories whose deployment ends in ``failed``.
         scale_up_seconds: How long a replica takes to start while a request is held for it
             (``X-Scale-Up-Timeout``); ``None``: only observations and :meth:`set_state` start it.
+        requests: ``(endpoint name, path)`` of every request to an endpoint URL, in order of arrival.
         held: ``(endpoint name, path)`` of every request that was held, in order of arrival.
         holds_finished: How many held requests have stopped waiting (served or given up).
     """
@@ -184,6 +185,7 @@ class HfApiStandIn:
         self.fail_repositories: set[str] = set(fail_repositories)
         self.scale_up_seconds = scale_up_seconds
         self.calls: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []
         self.held: list[tuple[str, str]] = []
         self.holds_finished = 0
         self._records: dict[tuple[str, str], _Record] = {}
@@ -540,6 +542,7 @@ async def _gate(app: HfApiApp, scope: Scope, receive: Receive, send: Send, match
     namespace, name, rest = match["ns"], match["name"], match["rest"] or "/"
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     with stand_in._lock:
+        stand_in.requests.append((name, rest))
         record = stand_in._records.get((namespace, name))
         state = repository = None
         if record is not None and record.deployed:
