@@ -356,6 +356,7 @@ class _EndpointApps:
         self._hash: ASGIApp | None = None
         self._model: ASGIApp | None = None
         self._embedder: Any = None
+        self._loaded = False
 
     def serves_model(self, repository: str) -> bool:
         """Whether endpoints of ``repository`` embed with the bundled model (repository ids ignore case)."""
@@ -382,14 +383,16 @@ class _EndpointApps:
 
     async def ready(self, repository: str) -> None:
         """Load the bundled model (once) off the event loop before the first request reaches it."""
-        if self.custom is None and self.serves_model(repository):
+        if self.custom is None and not self._loaded and self.serves_model(repository):
             self.app_for(repository)
+            # Concurrent first requests may both get here: the embedder loads once under its own lock.
             await run_in_threadpool(self._embedder.load)
+            self._loaded = True
 
     def close(self) -> None:
         """Stop the bundled model's thread, if it was started."""
         with self._lock:
-            embedder, self._embedder, self._model = self._embedder, None, None
+            embedder, self._embedder, self._model, self._loaded = self._embedder, None, None, False
         if embedder is not None:
             embedder.close()
 
