@@ -12,8 +12,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from hf_pinecone.local._runner import bind_socket
-
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -95,7 +93,8 @@ def serve_hf_api_cmd(
     ] = None,
     user: Annotated[str, typer.Option(help="User name whoami returns (the default namespace).")] = "local-user",
     hash_dimension: Annotated[
-        int, typer.Option(min=1, help="Dimension of the hash vectors served for other repositories than the model's.")
+        int,
+        typer.Option(min=1, help="Dimension of the hash vectors served for repositories other than the bundled model."),
     ] = 384,
     steps_per_state: Annotated[
         int, typer.Option(min=1, help="Status fetches (or endpoint requests) spent in each starting state.")
@@ -142,6 +141,8 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> NoReturn:
 
 def _check_port(host: str, port: int) -> None:
     """Fail in one line, before any data directory is opened, when ``host:port`` cannot be bound."""
+    from hf_pinecone.local._runner import bind_socket  # the 'local' extra (uvicorn), only for `serve`
+
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
