@@ -188,6 +188,12 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _stand_in_root(api_url: str) -> str:
+    """``http://127.0.0.1:PORT/v2`` -> ``http://127.0.0.1:PORT``: where a local stand-in answers ``whoami``."""
+    root = api_url.rstrip("/")
+    return root[: -len("/v2")] if root.endswith("/v2") else root
+
+
 @contextlib.contextmanager
 def use_management_api(api_url: str, *, hub_url: str | None = None) -> Iterator[None]:
     """Point ``huggingface_hub``'s Inference Endpoints calls at ``api_url`` for the duration of the block.
@@ -208,10 +214,14 @@ def use_management_api(api_url: str, *, hub_url: str | None = None) -> Iterator[
     Args:
         api_url: Management API base URL, e.g. ``http://127.0.0.1:8000/v2`` for the local stand-in
             (the real one is ``https://api.endpoints.huggingface.cloud/v2``).
-        hub_url: Hub base URL serving ``/api/whoami-v2``; unchanged when ``None``.
+        hub_url: Hub base URL serving ``/api/whoami-v2``. ``None``: for a loopback ``api_url`` (a local
+            stand-in, which serves ``whoami`` at its root too) that URL without its ``/v2``, so that one URL
+            (``HF_PINECONE_ENDPOINTS_API``) is enough; otherwise the Hub URL is left unchanged.
     """
     from huggingface_hub import constants
 
+    if hub_url is None and _is_loopback(api_url):
+        hub_url = _stand_in_root(api_url)
     saved = (constants.INFERENCE_ENDPOINTS_ENDPOINT, constants.ENDPOINT, constants.HF_HUB_OFFLINE)
     constants.INFERENCE_ENDPOINTS_ENDPOINT = api_url.rstrip("/")
     if hub_url is not None:

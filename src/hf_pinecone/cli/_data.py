@@ -45,6 +45,15 @@ ControllerOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+ColdStartOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--cold-start-timeout",
+        min=0,
+        help="Seconds to wait for a scaled-to-zero endpoint to start (HTTP 503) before failing (default 600). "
+        "A paused or failed endpoint fails at once.",
+    ),
+]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -231,6 +240,7 @@ def ingest_cmd(
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records)."""
@@ -248,6 +258,7 @@ def ingest_cmd(
         create_index=True,
         batch_size=batch_size,
         max_concurrency=concurrency,
+        cold_start_timeout=cold_start_timeout,
     ) as stack:
         try:
             report = ingest(
@@ -287,6 +298,7 @@ def query_cmd(
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index for the texts most similar to TEXT."""
@@ -297,6 +309,7 @@ def query_cmd(
         endpoint_url=endpoint_url,
         controller_host=controller_host,
         create_index=False,
+        cold_start_timeout=cold_start_timeout,
     ) as stack:
         results = stack.store.similarity_search_with_score(text, k=top_k, filter=flt, namespace=namespace)
         matches = _matches(results)
@@ -382,13 +395,14 @@ def demo_cmd(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="Matches per query.")] = 5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the tutorial end-to-end offline: local endpoint and in-memory Pinecone, ingest, three queries."""
     from hf_pinecone.ingestion import ingest
 
     source: Any = file if file is not None else sample_corpus_path()
-    with _demo_stack() as (store, embeddings, endpoint_url, pinecone_url):
+    with _demo_stack(cold_start_timeout) as (store, embeddings, endpoint_url, pinecone_url):
         if not as_json:
             typer.echo(f"endpoint: {endpoint_url} (bundled all-MiniLM-L6-v2)", err=True)
             typer.echo(f"pinecone: {pinecone_url} (in memory)", err=True)
@@ -413,7 +427,7 @@ def demo_cmd(
 
 
 @contextmanager
-def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
+def _demo_stack(cold_start_timeout: float | None = None) -> Iterator[tuple[Any, Any, str, str]]:
     try:
         from hf_pinecone.local import serve_endpoint, serve_pinecone
     except ImportError as exc:  # pragma: no cover - the local extra is missing
@@ -424,7 +438,8 @@ def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
 
     _quiet_model_loading()
     with serve_pinecone() as pinecone_url, serve_endpoint() as endpoint_url:
-        embeddings = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None)
+        options = {} if cold_start_timeout is None else {"cold_start_timeout": cold_start_timeout}
+        embeddings = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None, **options)
         try:
             host = ensure_index(DEMO_INDEX, embeddings=embeddings, api_key=LOCAL_PINECONE_API_KEY, host=pinecone_url)
             store = PineconeStore(embedding=embeddings, pinecone_api_key=LOCAL_PINECONE_API_KEY, host=host)
