@@ -29,11 +29,11 @@ from hf_pinecone.errors import (
     EndpointError,
     EndpointRequestError,
     EndpointResponseError,
+    EndpointStateError,
     EndpointUnavailableError,
     InsecureTransportError,
     redact,
 )
-from hf_pinecone.lifecycle import EndpointStateError
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
