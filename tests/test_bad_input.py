@@ -189,7 +189,7 @@ def test_one_megabyte_text_in_a_store(store: PineconeStore, tmp_path: Path) -> N
     assert count(store) == 0  # nothing half-written
 
     truncating = PineconeStore(
-        embedding=store.embeddings, pinecone_api_key="local", host=store._index_host, truncate_text=True
+        embedding=store.embeddings, pinecone_api_key="local", host=store.host, truncate_text=True
     )
     [stored_id] = truncating.add_texts([huge])
     assert stored_id == content_id(huge, None)

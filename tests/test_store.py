@@ -145,7 +145,7 @@ def store(recorded: tuple[str, _Recorder]) -> PineconeStore:
 
 
 def _name_of(store: PineconeStore) -> str:
-    return store._index_host.rsplit("/", 1)[-1]
+    return store.host.rsplit("/", 1)[-1]
 
 
 # -------------------------------------------------------------------------------- no mutation, ids
@@ -504,7 +504,7 @@ def faulty() -> Iterator[tuple[str, FaultPlan]]:
 def _faulty_store(faulty: tuple[str, FaultPlan], **kwargs: Any) -> PineconeStore:
     url, plan = faulty
     store = _store(url, _name(), EMB, retry=FAST_RETRY, **kwargs)
-    store._index_dim()  # read before faults start, so the scripted faults hit the calls under test
+    store.describe_index_stats()  # read before faults start, so the scripted faults hit the calls under test
     plan.enabled = True
     return store
 

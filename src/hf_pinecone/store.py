@@ -241,6 +241,16 @@ class PineconeStore(PineconeVectorStore):
         return f"{type(self).__name__}(host={where!r}, namespace={self._namespace!r})"
 
     @property
+    def host(self) -> str:
+        """The index host (resolved through the control plane on first use when built from ``index_name``)."""
+        return self._index_host
+
+    @property
+    def index_dimension(self) -> int | None:
+        """The index's dimension as learned from ``describe_index_stats`` (read once, at the first write)."""
+        return self._index_dimension if self._dimension_known else None
+
+    @property
     def namespace(self) -> str | None:
         """The default namespace of this store (``None``: Pinecone's default namespace)."""
         return self._namespace
@@ -323,13 +333,12 @@ class PineconeStore(PineconeVectorStore):
 
     def _index_dim(self) -> int | None:
         if not self._dimension_known:
-            return self._remember_dimension(self._plane().describe_index_stats())
+            self.describe_index_stats()
         return self._index_dimension
 
     async def _aindex_dim(self) -> int | None:
         if not self._dimension_known:
-            plane = await self._aplane()
-            return self._remember_dimension(await plane.adescribe_index_stats())
+            await self.adescribe_index_stats()
         return self._index_dimension
 
     def _build_batches(
@@ -641,8 +650,12 @@ class PineconeStore(PineconeVectorStore):
 
     def describe_index_stats(self) -> dict[str, Any]:
         """The index's stats as Pinecone answers them (``dimension``, ``namespaces``, ``totalVectorCount``)."""
-        return self._plane().describe_index_stats()
+        stats = self._plane().describe_index_stats()
+        self._remember_dimension(stats)
+        return stats
 
     async def adescribe_index_stats(self) -> dict[str, Any]:
         """Async :meth:`describe_index_stats`."""
-        return await (await self._aplane()).adescribe_index_stats()
+        stats = await (await self._aplane()).adescribe_index_stats()
+        self._remember_dimension(stats)
+        return stats
