@@ -1,0 +1,332 @@
+"""The data plane of the local Pinecone server: ``/indexes/{name}/...`` operations and their routes.
+
+Each ``op_*`` function is the pure operation (request bytes or parameters in, response dict out) and runs in a
+worker thread under the index's lock; each route handler below it reads the request and hands it over.
+Wire formats follow Pinecone's 2025-04 data-plane API (``pinecone/core/openapi/db_data`` in the 7.3.0 SDK).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+from collections.abc import Mapping
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+import orjson
+from starlette.requests import Request
+
+from hf_pinecone.local import _pinecone_requests as req
+from hf_pinecone.local._pinecone_http import data_route, invalid
+from hf_pinecone.local._pinecone_storage import IndexStore, Metadata
+
+__all__ = [
+    "delete",
+    "describe_index_stats",
+    "fetch",
+    "list_ids",
+    "op_delete",
+    "op_fetch",
+    "op_list",
+    "op_query",
+    "op_stats",
+    "op_update",
+    "op_upsert",
+    "query",
+    "update",
+    "upsert",
+]
+
+
+def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
+    """POST /vectors/upsert."""
+    if len(raw) > req.MAX_UPSERT_BYTES:
+        megabytes = -(-len(raw) // (1024 * 1024))
+        raise invalid(f"Request size {megabytes}MB exceeds the maximum supported size of 2MB")
+    body = req.as_object(req.loads(raw, control=False), "Upsert")
+    records = body.get("vectors")
+    if not isinstance(records, list):
+        raise invalid("vectors must be an array of records")
+    if len(records) > req.MAX_UPSERT_RECORDS:
+        raise invalid(f"Request contains {len(records)} vectors, which exceeds the limit of {req.MAX_UPSERT_RECORDS}")
+    namespace = req.namespace_of(body)
+    dimension = store.config.dimension
+    ids: list[str] = []
+    metadata: list[Metadata | None] = []
+    rows: list[list[float]] = []
+    for record in records:
+        if not isinstance(record, dict):
+            raise invalid("Each vector must be an object with id and values")
+        record_id = req.record_id(record.get("id"))
+        if record.get("sparseValues") or record.get("sparse_values"):
+            raise invalid("Sparse values are not supported by this local server (dense indexes only)")
+        values = req.check_numbers(record.get("values"), "Vector values")
+        if len(values) != dimension:
+            raise invalid(f"Vector dimension {len(values)} does not match the dimension of the index {dimension}")
+        ids.append(record_id)
+        rows.append(values)
+        metadata.append(req.metadata(record.get("metadata"), record_id))
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are rejected just below
+        matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
+    if not np.all(np.isfinite(matrix)):
+        raise invalid("Vector values must be finite 32-bit floats")
+    zero = ~matrix.any(axis=1)
+    if zero.any():
+        raise invalid(f"Dense vectors must contain at least one non-zero value (vector {ids[int(np.argmax(zero))]!r})")
+    if ids:
+        with store.lock:
+            store.upsert(namespace, ids, matrix, metadata)
+    return {"upsertedCount": len(ids)}
+
+
+def op_query(store: IndexStore, raw: bytes) -> dict[str, Any]:
+    """POST /query."""
+    body = req.as_object(req.loads(raw, control=False), "Query")
+    top_k = body.get("topK", body.get("top_k"))
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise invalid("topK is required and must be an integer")
+    if not 1 <= top_k <= req.MAX_TOP_K:
+        raise invalid(f"Invalid value for topK: {top_k}, must be between 1 and {req.MAX_TOP_K}")
+    namespace = req.namespace_of(body)
+    if body.get("sparseVector") or body.get("queries"):
+        raise invalid("Sparse and multi-vector queries are not supported by this local server")
+    vector_spec = body.get("vector")
+    id_spec = body.get("id")
+    if (vector_spec is None) == (id_spec is None):
+        raise invalid("Exactly one of vector or id must be provided")
+    node = req.filter_of(body)
+    include_values = req.flag(body, "includeValues")
+    include_metadata = req.flag(body, "includeMetadata")
+    config = store.config
+    query = None
+    if vector_spec is not None:
+        query = req.dense_vector(vector_spec, config.dimension, query=True, metric=config.metric)
+    else:
+        record_id = req.record_id(id_spec)
+    matches: list[dict[str, Any]] = []
+    with store.lock:
+        ns = store.namespace(namespace)
+        if ns is not None:
+            if query is None:
+                row = ns.rows.get(record_id)
+                query = None if row is None else ns.vectors[row].copy()
+            if query is not None:
+                rows, scores = ns.search(query, top_k, config.metric, ns.mask(node))
+                for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+                    match: dict[str, Any] = {"id": ns.ids[row], "score": score}
+                    if include_values:
+                        match["values"] = ns.vectors[row].tolist()
+                    meta = ns.metadata[row]
+                    if include_metadata and meta:
+                        match["metadata"] = meta
+                    matches.append(match)
+    result = {"matches": matches, "namespace": namespace, "usage": {"readUnits": 1}}
+    if (include_values or include_metadata) and len(orjson.dumps(result)) > req.MAX_QUERY_RESULT_BYTES:
+        raise invalid(
+            "Query result size exceeds the maximum of 4MB: use a lower topK, or set includeValues / "
+            "includeMetadata to false"
+        )
+    return result
+
+
+def op_fetch(store: IndexStore, ids: list[str], namespace: str) -> dict[str, Any]:
+    """GET /vectors/fetch."""
+    if not ids:
+        raise invalid("ids must contain at least one id")
+    if len(ids) > req.MAX_IDS_PER_REQUEST:
+        raise invalid(f"Cannot fetch more than {req.MAX_IDS_PER_REQUEST} ids per request, got {len(ids)}")
+    for record_id in ids:
+        req.record_id(record_id)
+    vectors: dict[str, Any] = {}
+    with store.lock:
+        ns = store.namespace(namespace)
+        if ns is not None:
+            for record_id in ids:
+                row = ns.rows.get(record_id)
+                if row is None:
+                    continue
+                record: dict[str, Any] = {"id": record_id, "values": ns.vectors[row].tolist()}
+                meta = ns.metadata[row]
+                if meta:
+                    record["metadata"] = meta
+                vectors[record_id] = record
+    return {"vectors": vectors, "namespace": namespace, "usage": {"readUnits": 1}}
+
+
+def op_delete(store: IndexStore, raw: bytes) -> dict[str, Any]:
+    """POST /vectors/delete."""
+    body = req.as_object(req.loads(raw, control=False), "Delete")
+    namespace = req.namespace_of(body)
+    delete_all = req.flag(body, "deleteAll")
+    ids_spec = body.get("ids")
+    node = req.filter_of(body)
+    given = sum([delete_all, ids_spec is not None, body.get("filter") is not None])
+    if given != 1:
+        raise invalid("Exactly one of ids, deleteAll or filter must be provided")
+    ids = req.id_list(ids_spec, what="delete ids") if ids_spec is not None else []
+    if body.get("filter") is not None and node is None:
+        raise invalid("filter must be a non-empty object (use deleteAll to delete a whole namespace)")
+    with store.lock:
+        if delete_all:
+            store.delete_namespace(namespace)
+        elif node is not None:
+            ns = store.namespace(namespace)
+            if ns is not None:
+                mask = ns.mask(node)
+                assert mask is not None
+                store.delete(namespace, [ns.ids[row] for row in np.flatnonzero(mask).tolist()])
+        else:
+            store.delete(namespace, ids)
+    return {}
+
+
+def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
+    """POST /vectors/update."""
+    body = req.as_object(req.loads(raw, control=False), "Update")
+    record_id = req.record_id(body.get("id"))
+    namespace = req.namespace_of(body)
+    if body.get("sparseValues"):
+        raise invalid("Sparse values are not supported by this local server (dense indexes only)")
+    vector = None
+    if body.get("values") is not None:
+        vector = req.dense_vector(body["values"], store.config.dimension, query=False, metric=store.config.metric)
+    set_metadata = None
+    if body.get("setMetadata") is not None:
+        set_metadata = req.metadata(body["setMetadata"], record_id)
+    with store.lock:
+        ns = store.namespace(namespace)
+        if set_metadata and ns is not None:
+            merged = ns.merged_metadata(record_id, set_metadata)
+            if merged is not None:
+                req.metadata(merged, record_id)  # the merged record must still fit in 40 KB
+        # Like Pinecone serverless, updating an id that does not exist succeeds and changes nothing.
+        store.update(namespace, record_id, vector, set_metadata)
+    return {}
+
+
+def op_stats(store: IndexStore, raw: bytes) -> dict[str, Any]:
+    """POST/GET /describe_index_stats."""
+    body = req.as_object(req.loads(raw, control=False), "Describe index stats")
+    node = req.filter_of(body)
+    namespaces: dict[str, Any] = {}
+    total = 0
+    with store.lock:
+        for name, ns in store.namespaces.items():
+            if node is None:
+                count = ns.count
+            else:
+                mask = ns.mask(node)
+                count = int(mask.sum()) if mask is not None else ns.count
+            if count:
+                namespaces[name] = {"vectorCount": count}
+                total += count
+    config = store.config
+    return {
+        "namespaces": namespaces,
+        "dimension": config.dimension,
+        "indexFullness": 0.0,
+        "totalVectorCount": total,
+        "metric": config.metric,
+        "vectorType": config.vector_type,
+    }
+
+
+def _encode_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"after": last_id})).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise invalid("Invalid pagination token") from None
+    if not isinstance(data, dict) or not isinstance(data.get("after"), str):
+        raise invalid("Invalid pagination token")
+    return str(data["after"])
+
+
+def op_list(store: IndexStore, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /vectors/list: ids in lexicographic order, ``pagination`` only when more remain."""
+    namespace = params.get("namespace", "")
+    prefix = params.get("prefix", "")
+    raw_limit = params.get("limit", "100")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise invalid(f"limit must be an integer, got {raw_limit!r}") from None
+    if not 1 <= limit <= req.MAX_LIST_LIMIT:
+        raise invalid(f"limit must be between 1 and {req.MAX_LIST_LIMIT}, got {limit}")
+    token = params.get("paginationToken")
+    after = _decode_token(token) if token else None
+    with store.lock:
+        ns = store.namespace(namespace)
+        ordered = ns.sorted_ids() if ns is not None else []
+        start = bisect.bisect_left(ordered, prefix)
+        if after is not None:
+            start = max(start, bisect.bisect_right(ordered, after))
+        page: list[str] = []
+        position = start
+        while position < len(ordered) and len(page) < limit and ordered[position].startswith(prefix):
+            page.append(ordered[position])
+            position += 1
+        more = position < len(ordered) and ordered[position].startswith(prefix)
+    result: dict[str, Any] = {"vectors": [{"id": record_id} for record_id in page], "namespace": namespace}
+    if more and page:
+        result["pagination"] = {"next": _encode_token(page[-1])}
+    result["usage"] = {"readUnits": 1}
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# Routes
+# ----------------------------------------------------------------------------------------------------
+@data_route
+async def upsert(store: IndexStore, request: Request) -> dict[str, Any]:
+    """POST /vectors/upsert."""
+    raw = await req.read_body(request, control=False)
+    return await anyio.to_thread.run_sync(op_upsert, store, raw)
+
+
+@data_route
+async def query(store: IndexStore, request: Request) -> dict[str, Any]:
+    """POST /query."""
+    raw = await req.read_body(request, control=False)
+    return await anyio.to_thread.run_sync(op_query, store, raw)
+
+
+@data_route
+async def fetch(store: IndexStore, request: Request) -> dict[str, Any]:
+    """GET /vectors/fetch?ids=..&namespace=.."""
+    ids = request.query_params.getlist("ids")
+    namespace = request.query_params.get("namespace", "")
+    return await anyio.to_thread.run_sync(op_fetch, store, ids, namespace)
+
+
+@data_route
+async def delete(store: IndexStore, request: Request) -> dict[str, Any]:
+    """POST /vectors/delete."""
+    raw = await req.read_body(request, control=False)
+    return await anyio.to_thread.run_sync(op_delete, store, raw)
+
+
+@data_route
+async def update(store: IndexStore, request: Request) -> dict[str, Any]:
+    """POST /vectors/update."""
+    raw = await req.read_body(request, control=False)
+    return await anyio.to_thread.run_sync(op_update, store, raw)
+
+
+@data_route
+async def describe_index_stats(store: IndexStore, request: Request) -> dict[str, Any]:
+    """GET or POST /describe_index_stats."""
+    raw = await req.read_body(request, control=False) if request.method == "POST" else b""
+    return await anyio.to_thread.run_sync(op_stats, store, raw)
+
+
+@data_route
+async def list_ids(store: IndexStore, request: Request) -> dict[str, Any]:
+    """GET /vectors/list."""
+    params = dict(request.query_params)
+    return await anyio.to_thread.run_sync(op_list, store, params)
