@@ -22,7 +22,7 @@ from pinecone import (
     PineconeAsyncio,
     ServerlessSpec,
 )
-from pinecone.exceptions import NotFoundException, UnauthorizedException
+from pinecone.exceptions import ForbiddenException, NotFoundException, UnauthorizedException
 
 from hf_pinecone.local import serve_pinecone
 
@@ -485,7 +485,9 @@ def test_api_key_is_enforced(index_name: str) -> None:
         good = Pinecone(api_key="s3cret", host=url)
         good.create_index(name=index_name, dimension=2, metric="cosine", spec=SPEC)
         host = good.describe_index(index_name).host
-        with pytest.raises(UnauthorizedException):
+        # The data plane answers a wrong key 403 "Wrong API key" (pinecone-python-client
+        # tests/integration/data_asyncio/test_unauthorized_access.py), the control plane 401.
+        with pytest.raises(ForbiddenException, match="Wrong API key"):
             Pinecone(api_key="wrong", host=url).Index(host=host).query(vector=[1.0, 0.0], top_k=1)
         good.Index(host=host).upsert(vectors=[("a", [1.0, 0.0])])
         assert good.Index(host=host).describe_index_stats().total_vector_count == 1

@@ -24,7 +24,7 @@ def _base_url(request: Request) -> str:
 
 
 def _index_model(config: IndexConfig, base: str) -> dict[str, Any]:
-    return {
+    model: dict[str, Any] = {
         "name": config.name,
         "dimension": config.dimension,
         "metric": config.metric,
@@ -33,8 +33,17 @@ def _index_model(config: IndexConfig, base: str) -> dict[str, Any]:
         "status": {"ready": True, "state": "Ready"},
         "vector_type": config.vector_type,
         "deletion_protection": config.deletion_protection,
-        "tags": dict(config.tags or {}),
     }
+    if config.tags:
+        # An index without tags has no "tags" field: pinecone-python-client
+        # tests/integration/control/serverless/test_index_tags.py (test_index_tags_none_by_default) and the SDK's
+        # configure_index, which reads `description.tags is None` as "no tags" (db_control/request_factory.py).
+        model["tags"] = dict(config.tags)
+    return model
+
+
+def _unsupported(message: str) -> ApiError:
+    return control_error(400, "INVALID_ARGUMENT", message)
 
 
 def _parse_create(body: Any) -> IndexConfig:
@@ -65,9 +74,17 @@ def _parse_create(body: Any) -> IndexConfig:
     spec = body.get("spec")
     if not isinstance(spec, dict) or not spec:
         raise control_error(422, "UNPROCESSABLE_ENTITY", "Missing or invalid field `spec`")
+    # CreateIndexRequest.spec is one of serverless, pod or byoc (db_control/model/index_spec.py). This server
+    # serves serverless indexes only: a pod or BYOC spec is refused rather than turned into a serverless index.
+    others = sorted(key for key in spec if key != "serverless")
+    if others:
+        raise _unsupported(
+            f"spec.{others[0]} is not supported by this local server: it serves serverless indexes only "
+            "(create the index with ServerlessSpec(cloud=..., region=...))"
+        )
     serverless = spec.get("serverless")
     if not isinstance(serverless, dict):
-        serverless = {}
+        raise control_error(422, "UNPROCESSABLE_ENTITY", "Missing or invalid field `spec.serverless`")
     cloud = str(serverless.get("cloud") or "aws")
     region = str(serverless.get("region") or "us-east-1")
     protection = body.get("deletion_protection") or "disabled"
@@ -120,6 +137,16 @@ async def configure_index(request: Request) -> Response:
         raise _not_found_control(name)
     if not isinstance(body, dict):
         raise control_error(422, "UNPROCESSABLE_ENTITY", "Request body must be a JSON object")
+    # ConfigureIndexRequest (db_control/model/configure_index_request.py) carries spec.pod (replicas, pod_type),
+    # deletion_protection, tags and embed. Pod settings do not apply to serverless indexes and this server has no
+    # integrated embedding: refuse them instead of answering 200 and ignoring them.
+    for field in ("spec", "embed"):
+        if body.get(field) is not None:
+            what = "pod settings (replicas, pod_type) are" if field == "spec" else "integrated embedding (embed) is"
+            raise _unsupported(
+                f"configure_index: {what} not supported by this local server; "
+                "only deletion_protection and tags can be configured"
+            )
     config = store.config
     protection = body.get("deletion_protection") or config.deletion_protection
     if protection not in ("enabled", "disabled"):

@@ -19,17 +19,23 @@ import orjson
 from starlette.requests import Request
 
 from hf_pinecone.local import _pinecone_requests as req
-from hf_pinecone.local._pinecone_http import data_route, invalid
+from hf_pinecone.local._pinecone_http import NOT_FOUND, ApiError, data_error, data_route, invalid
 from hf_pinecone.local._pinecone_storage import IndexStore, Metadata
 
 __all__ = [
     "delete",
+    "delete_namespace",
     "describe_index_stats",
+    "describe_namespace",
     "fetch",
     "list_ids",
+    "list_namespaces",
     "op_delete",
+    "op_delete_namespace",
+    "op_describe_namespace",
     "op_fetch",
     "op_list",
+    "op_list_namespaces",
     "op_query",
     "op_stats",
     "op_update",
@@ -49,6 +55,11 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     records = body.get("vectors")
     if not isinstance(records, list):
         raise invalid("vectors must be an array of records")
+    if not records:
+        # pinecone-python-client tests/integration/data/test_upsert_errors.py
+        # (TestUpsertFailsWhenVectorsMissing.test_upsert_fails_when_vectors_empty): the SDK sends
+        # upsert(vectors=[]) as is and Pinecone answers it with an error (PineconeException).
+        raise invalid("Invalid upsert request: vectors must contain at least one vector")
     if len(records) > req.MAX_UPSERT_RECORDS:
         raise invalid(f"Request contains {len(records)} vectors, which exceeds the limit of {req.MAX_UPSERT_RECORDS}")
     namespace = req.namespace_of(body)
@@ -59,7 +70,7 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     for record in records:
         if not isinstance(record, dict):
             raise invalid("Each vector must be an object with id and values")
-        record_id = req.record_id(record.get("id"))
+        record_id = req.new_record_id(record.get("id"))
         if record.get("sparseValues") or record.get("sparse_values"):
             raise invalid("Sparse values are not supported by this local server (dense indexes only)")
         values = req.check_numbers(record.get("values"), "Vector values")
@@ -74,10 +85,14 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
         raise invalid("Vector values must be finite 32-bit floats")
     zero = ~matrix.any(axis=1)
     if zero.any():
-        raise invalid(f"Dense vectors must contain at least one non-zero value (vector {ids[int(np.argmax(zero))]!r})")
-    if ids:
-        with store.lock:
-            store.upsert(namespace, ids, matrix, metadata)
+        # Pinecone's wording, e.g. deepset-ai/haystack#10194: {"code":3,"message":"Dense vectors must contain at
+        # least one non-zero value. Vector ID '<id>' contains only zeros","details":[]}
+        raise invalid(
+            "Dense vectors must contain at least one non-zero value. "
+            f"Vector ID '{ids[int(np.argmax(zero))]}' contains only zeros"
+        )
+    with store.lock:
+        store.upsert(namespace, ids, matrix, metadata)
     return {"upsertedCount": len(ids)}
 
 
@@ -115,9 +130,11 @@ def op_query(store: IndexStore, raw: bytes) -> dict[str, Any]:
             if query is not None:
                 rows, scores = ns.search(query, top_k, config.metric, ns.mask(node))
                 for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
-                    match: dict[str, Any] = {"id": ns.ids[row], "score": score}
-                    if include_values:
-                        match["values"] = ns.vectors[row].tolist()
+                    # Pinecone always sends "values", [] when includeValues is false: the ScoredVector of its
+                    # query responses, e.g. {"id": "vec1", "score": 0.999999881, "values": [], "metadata": ...}
+                    # (dblock/vectordb-hello-world src/pinecone/README.md, a logged session against Pinecone).
+                    values = ns.vectors[row].tolist() if include_values else []
+                    match: dict[str, Any] = {"id": ns.ids[row], "score": score, "values": values}
                     meta = ns.metadata[row]
                     if include_metadata and meta:
                         match["metadata"] = meta
@@ -191,7 +208,13 @@ def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
         raise invalid("Sparse values are not supported by this local server (dense indexes only)")
     vector = None
     if body.get("values") is not None:
-        vector = req.dense_vector(body["values"], store.config.dimension, query=False, metric=store.config.metric)
+        vector = req.dense_vector(
+            body["values"],
+            store.config.dimension,
+            query=False,
+            metric=store.config.metric,
+            zero_message=f"Vector ID '{record_id}' contains only zeros",
+        )
     set_metadata = None
     if body.get("setMetadata") is not None:
         set_metadata = req.metadata(body["setMetadata"], record_id)
@@ -249,15 +272,9 @@ def _decode_token(token: str) -> str:
 
 def op_list(store: IndexStore, params: Mapping[str, str]) -> dict[str, Any]:
     """GET /vectors/list: ids in lexicographic order, ``pagination`` only when more remain."""
-    namespace = params.get("namespace", "")
+    namespace = req.namespace_name(params.get("namespace", ""))
     prefix = params.get("prefix", "")
-    raw_limit = params.get("limit", "100")
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise invalid(f"limit must be an integer, got {raw_limit!r}") from None
-    if not 1 <= limit <= req.MAX_LIST_LIMIT:
-        raise invalid(f"limit must be between 1 and {req.MAX_LIST_LIMIT}, got {limit}")
+    limit = _limit(params)
     token = params.get("paginationToken")
     after = _decode_token(token) if token else None
     with store.lock:
@@ -277,6 +294,71 @@ def op_list(store: IndexStore, params: Mapping[str, str]) -> dict[str, Any]:
         result["pagination"] = {"next": _encode_token(page[-1])}
     result["usage"] = {"readUnits": 1}
     return result
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    raw_limit = params.get("limit", "100")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise invalid(f"limit must be an integer, got {raw_limit!r}") from None
+    if not 1 <= limit <= req.MAX_LIST_LIMIT:
+        raise invalid(f"limit must be between 1 and {req.MAX_LIST_LIMIT}, got {limit}")
+    return limit
+
+
+def _namespace_model(name: str, count: int) -> dict[str, Any]:
+    # NamespaceDescription {"name", "record_count"} (pinecone/core/openapi/db_data/model/namespace_description.py).
+    # record_count is a 64-bit count, which the API sends as a JSON string (proto3 JSON mapping of int64): the
+    # 2025-04 reference's example is {"name": "example-namespace", "record_count": "20000"}
+    # (docs.pinecone.io/reference/api/2025-04/data-plane/listnamespaces); SDK 7.3.0 passes the string through.
+    # The default namespace is listed as "__default__" (see _pinecone_requests.namespace_name).
+    return {"name": name or req.DEFAULT_NAMESPACE, "record_count": str(count)}
+
+
+def op_list_namespaces(store: IndexStore, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /namespaces: ``{"namespaces": [{"name", "record_count"}], "pagination"?: {"next"}}``.
+
+    Pinecone's reference (docs.pinecone.io/reference/api/2025-04/data-plane/listnamespaces): up to 100 namespaces
+    by default or ``limit``, in sorted order (bitwise "C" collation, i.e. code point order); ``pagination.next``
+    (passed back as ``paginationToken``) only while more remain. pinecone-python-client
+    ``tests/integration/data/test_namespace.py::test_list_namespaces_paginated``: 5 namespaces with limit 2 give
+    pages of 2, 2 and 1, and the last page has ``pagination is None``.
+    """
+    limit = _limit(params)
+    token = params.get("paginationToken")
+    after = _decode_token(token) if token else None
+    with store.lock:
+        named = sorted((name or req.DEFAULT_NAMESPACE, ns.count) for name, ns in store.namespaces.items() if ns.count)
+    start = 0 if after is None else bisect.bisect_right([name for name, _ in named], after)
+    page = named[start : start + limit]
+    result: dict[str, Any] = {"namespaces": [_namespace_model(name, count) for name, count in page]}
+    if page and start + limit < len(named):
+        result["pagination"] = {"next": _encode_token(page[-1][0])}
+    return result
+
+
+def _not_found_namespace(name: str) -> ApiError:
+    return data_error(404, NOT_FOUND, f"Namespace {name[:512]} not found")
+
+
+def op_describe_namespace(store: IndexStore, name: str) -> dict[str, Any]:
+    """GET /namespaces/{namespace}: ``{"name", "record_count"}``; 404 when the namespace holds no records."""
+    with store.lock:
+        ns = store.namespace(req.namespace_name(name))
+        if ns is None or ns.count == 0:
+            raise _not_found_namespace(name)
+        return _namespace_model(req.namespace_name(name), ns.count)
+
+
+def op_delete_namespace(store: IndexStore, name: str) -> dict[str, Any]:
+    """DELETE /namespaces/{namespace}: every record of the namespace; ``{}`` (404 when it does not exist)."""
+    with store.lock:
+        ns = store.namespace(req.namespace_name(name))
+        if ns is None or ns.count == 0:
+            raise _not_found_namespace(name)
+        store.delete_namespace(req.namespace_name(name))
+    return {}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -300,7 +382,7 @@ async def query(store: IndexStore, request: Request) -> dict[str, Any]:
 async def fetch(store: IndexStore, request: Request) -> dict[str, Any]:
     """GET /vectors/fetch?ids=..&namespace=.."""
     ids = request.query_params.getlist("ids")
-    namespace = request.query_params.get("namespace", "")
+    namespace = req.namespace_name(request.query_params.get("namespace", ""))
     return await anyio.to_thread.run_sync(op_fetch, store, ids, namespace)
 
 
@@ -330,3 +412,22 @@ async def list_ids(store: IndexStore, request: Request) -> dict[str, Any]:
     """GET /vectors/list."""
     params = dict(request.query_params)
     return await anyio.to_thread.run_sync(op_list, store, params)
+
+
+@data_route
+async def list_namespaces(store: IndexStore, request: Request) -> dict[str, Any]:
+    """GET /namespaces."""
+    params = dict(request.query_params)
+    return await anyio.to_thread.run_sync(op_list_namespaces, store, params)
+
+
+@data_route
+async def describe_namespace(store: IndexStore, request: Request) -> dict[str, Any]:
+    """GET /namespaces/{namespace}."""
+    return await anyio.to_thread.run_sync(op_describe_namespace, store, request.path_params["namespace"])
+
+
+@data_route
+async def delete_namespace(store: IndexStore, request: Request) -> dict[str, Any]:
+    """DELETE /namespaces/{namespace}."""
+    return await anyio.to_thread.run_sync(op_delete_namespace, store, request.path_params["namespace"])

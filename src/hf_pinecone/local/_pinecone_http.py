@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -76,13 +77,15 @@ def registry_of(request: Request) -> Registry:
     return registry
 
 
-def authorised(request: Request) -> bool:
-    """Whether the request carries the server's API key (always, when the server has none)."""
+def key_problem(request: Request) -> str | None:
+    """None when the request may pass; else "missing" (no ``Api-Key`` header) or "wrong" (another key)."""
     expected: bytes | None = request.app.state.api_key
     if expected is None:
-        return True
-    given = request.headers.get("api-key", "").encode()
-    return hmac.compare_digest(given, expected)
+        return None
+    given = request.headers.get("api-key")
+    if given is None:
+        return "missing"
+    return None if hmac.compare_digest(given.encode(), expected) else "wrong"
 
 
 async def answered(request: Request, call: Callable[[], Awaitable[Response]], internal: dict[str, Any]) -> Response:
@@ -108,7 +111,9 @@ def control_route(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        if not authorised(request):
+        if key_problem(request) is not None:
+            # Pinecone's control plane answers any bad key with 401 "Invalid API Key" (the SDK raises
+            # UnauthorizedException: pinecone/openapi_support/rest_utils.py raise_exceptions_or_return).
             return json_response(
                 {"error": {"code": "UNAUTHENTICATED", "message": "Invalid API Key"}, "status": 401}, 401
             )
@@ -122,8 +127,14 @@ def data_route(handler: DataHandler) -> Handler:
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        if not authorised(request):
-            return json_response({"code": UNAUTHENTICATED, "message": "Invalid API Key", "details": []}, 401)
+        problem = key_problem(request)
+        if problem == "wrong":
+            # A wrong key on an index host is 403 "Wrong API key": pinecone-python-client
+            # tests/integration/data_asyncio/test_unauthorized_access.py expects ForbiddenException with
+            # "Wrong API key" in its message (describe_index_stats with api_key="invalid_key").
+            return json_response({"code": PERMISSION_DENIED, "message": "Wrong API key", "details": []}, 403)
+        if problem == "missing":
+            return json_response({"code": UNAUTHENTICATED, "message": "Unauthorized", "details": []}, 401)
         name = request.path_params["name"]
 
         async def call() -> Response:
@@ -135,3 +146,34 @@ def data_route(handler: DataHandler) -> Handler:
         return await answered(request, call, _DATA_INTERNAL)
 
     return endpoint
+
+
+def _is_data_path(path: str) -> bool:
+    """``/indexes/<name>/<anything>`` is an index host's path; everything else belongs to the control plane."""
+    parts = path.strip("/").split("/")
+    return len(parts) >= 3 and parts[0] == "indexes"
+
+
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Unknown route (404) or method (405) in the JSON error shape of the plane the path belongs to.
+
+    Starlette's own answer is text/plain. Pinecone's index hosts answer routing errors as a gRPC-gateway
+    does (its data-plane bodies are ``google.rpc.Status``, the ``RpcStatus`` schema): grpc-gateway's
+    ``runtime.DefaultRoutingErrorHandler`` maps 404 to code 5 "Not Found" and 405 to code 12 (UNIMPLEMENTED)
+    "Method Not Allowed". The control plane's bodies are its ``ErrorResponse`` shape, whose ``code`` is one of
+    the enum in ``pinecone/core/openapi/db_control/model/error_response_error.py`` (405: UNIMPLEMENTED).
+    """
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 405:
+        message, data_code, control_code = "Method Not Allowed", UNIMPLEMENTED, "UNIMPLEMENTED"
+    elif status == 404:
+        message, data_code, control_code = "Not Found", NOT_FOUND, "NOT_FOUND"
+    else:
+        message, data_code, control_code = str(exc.detail), INTERNAL, "UNKNOWN"
+    if _is_data_path(request.url.path):
+        body: dict[str, Any] = {"code": data_code, "message": message, "details": []}
+    else:
+        body = {"error": {"code": control_code, "message": message}, "status": status}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)

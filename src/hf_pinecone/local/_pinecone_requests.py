@@ -39,6 +39,7 @@ MAX_LIST_LIMIT = 1000
 # Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 METRICS = ("cosine", "euclidean", "dotproduct")
+DEFAULT_NAMESPACE = "__default__"
 INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 INDEX_NAME_MESSAGE = (
     "Resource name must consist of lower case alphanumeric characters or '-', start and end with an "
@@ -76,18 +77,30 @@ def too_large(size: int, control: bool) -> ApiError:
     """413 for a body over :data:`MAX_BODY_BYTES`."""
     message = f"Request size {size} bytes exceeds the maximum supported size of {MAX_BODY_BYTES} bytes"
     if control:
-        return control_error(413, "PAYLOAD_TOO_LARGE", message)
+        # RESOURCE_EXHAUSTED: one of the control plane's error codes (db_control/model/error_response_error.py).
+        return control_error(413, "RESOURCE_EXHAUSTED", message)
     return data_error(413, RESOURCE_EXHAUSTED, message)
 
 
+def namespace_name(namespace: str) -> str:
+    """The stored name of a namespace: API 2025-04 names the default namespace ``"__default__"`` as well as "".
+
+    Pinecone's reference for the namespace routes says "To target the default namespace, use ``__default__``"
+    (docs.pinecone.io/reference/api/2025-04/data-plane/deletenamespace), and its data plane answers older API
+    versions "Use of namespace='__default__' is not allowed in API versions prior to 2025-04" (quoted in
+    neuron-core/neuron-ai#162), so from 2025-04 on both spellings address the same namespace.
+    """
+    return "" if namespace == DEFAULT_NAMESPACE else namespace
+
+
 def namespace_of(body: Mapping[str, Any]) -> str:
-    """The body's ``namespace`` ("" when absent or null)."""
+    """The body's ``namespace`` ("" when absent, null or ``"__default__"``)."""
     namespace = body.get("namespace", "")
     if namespace is None:
         return ""
     if not isinstance(namespace, str):
         raise invalid("namespace must be a string")
-    return namespace
+    return namespace_name(namespace)
 
 
 def as_object(body: Any, what: str) -> dict[str, Any]:
@@ -106,6 +119,22 @@ def record_id(value: Any) -> str:
     return value
 
 
+def new_record_id(value: Any) -> str:
+    """A valid id for a record being written: also ASCII and without NUL.
+
+    pinecone-python-client ``tests/integration/data/test_weird_ids.py`` (v7.3.0): upserting any of
+    ``seed.weird_invalid_ids()`` (non-ASCII: U+00A0, emoji, CJK, curly quotes...) fails with "Vector ID must be
+    ASCII", and a NUL character fails with "Vector ID must not contain null character"; every other ASCII character
+    (space, tab, newline, punctuation, backslashes: ``seed.weird_valid_ids()``) is a valid id.
+    """
+    rid = record_id(value)
+    if not rid.isascii():
+        raise invalid(f"Vector ID must be ASCII, got {rid[:64]!r}")
+    if "\0" in rid:
+        raise invalid("Vector ID must not contain null character")
+    return rid
+
+
 def check_numbers(values: Any, what: str) -> list[float]:
     """``values`` when it is a JSON array of numbers."""
     if not isinstance(values, list):
@@ -116,7 +145,9 @@ def check_numbers(values: Any, what: str) -> list[float]:
     return values
 
 
-def dense_vector(values: Any, dimension: int, *, query: bool, metric: str) -> npt.NDArray[np.float32]:
+def dense_vector(
+    values: Any, dimension: int, *, query: bool, metric: str, zero_message: str = ""
+) -> npt.NDArray[np.float32]:
     """One dense vector of the index's dimension, finite, non-zero where Pinecone requires it."""
     numbers = check_numbers(values, "Query vector" if query else "Vector values")
     if len(numbers) != dimension:
@@ -127,7 +158,7 @@ def dense_vector(values: Any, dimension: int, *, query: bool, metric: str) -> np
     if not np.all(np.isfinite(vector)):
         raise invalid("Vector values must be finite 32-bit floats")
     if not query and not vector.any():
-        raise invalid("Dense vectors must contain at least one non-zero value")
+        raise invalid(f"Dense vectors must contain at least one non-zero value. {zero_message}")
     if query and metric == "cosine" and not vector.any():
         raise invalid("Query vector must contain at least one non-zero value for the cosine metric")
     return vector

@@ -246,6 +246,9 @@ class Namespace:
         if metric == "cosine":
             qnorm = np.float32(np.sqrt(np.dot(query, query)))
             scores = (dots * self.invnorms[rows]) / qnorm
+            # float32 rounding gives a vector against itself 1.0000001; a cosine similarity lies in [-1, 1]
+            # (Pinecone's own scores for identical vectors stay below 1, e.g. 0.999999881).
+            np.clip(scores, -1.0, 1.0, out=scores)
             return scores, scores
         if metric == "euclidean":
             distances = self.sqnorms[rows] - 2.0 * dots + np.float32(np.dot(query, query))

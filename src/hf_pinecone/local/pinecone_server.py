@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from hf_pinecone.local import _pinecone_control as control
 from hf_pinecone.local import _pinecone_data as data
-from hf_pinecone.local._pinecone_http import ApiError, control_error, data_error, invalid
+from hf_pinecone.local._pinecone_http import ApiError, control_error, data_error, invalid, routing_error
 from hf_pinecone.local._pinecone_requests import API_VERSION
 from hf_pinecone.local._pinecone_storage import DEFAULT_COMPACT_BYTES, Registry
 from hf_pinecone.local._runner import run_in_background
@@ -65,6 +66,9 @@ ROUTES = [
     Route(_PREFIX + "/vectors/update", data.update, methods=["POST"]),
     Route(_PREFIX + "/describe_index_stats", data.describe_index_stats, methods=["GET", "POST"]),
     Route(_PREFIX + "/vectors/list", data.list_ids, methods=["GET"]),
+    Route(_PREFIX + "/namespaces", data.list_namespaces, methods=["GET"]),
+    Route(_PREFIX + "/namespaces/{namespace:path}", data.describe_namespace, methods=["GET"]),
+    Route(_PREFIX + "/namespaces/{namespace:path}", data.delete_namespace, methods=["DELETE"]),
 ]
 
 
@@ -92,7 +96,7 @@ def create_pinecone_app(
     Returns:
         A Starlette app serving the control plane and, under ``/indexes/<name>``, each index's data plane.
     """
-    app = Starlette(routes=ROUTES, lifespan=_lifespan)
+    app = Starlette(routes=ROUTES, lifespan=_lifespan, exception_handlers={HTTPException: routing_error})
     app.state.registry = Registry(Path(data_dir) if data_dir is not None else None, compact_bytes=compact_bytes)
     app.state.api_key = api_key.encode() if api_key else None
     return app
