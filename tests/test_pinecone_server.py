@@ -459,7 +459,8 @@ def test_top_k_fetch_and_delete_limits(index: Any, data_url: str) -> None:
     with pytest.raises(PineconeApiException) as delete:
         index.delete(ids=ids)
     assert delete.value.status == 400
-    for body in ({}, {"filter": {}}, {"ids": ["a"], "deleteAll": True}, {"ids": "a"}):
+    bodies: list[dict[str, Any]] = [{}, {"filter": {}}, {"ids": ["a"], "deleteAll": True}, {"ids": "a"}]
+    for body in bodies:
         assert httpx.post(f"{data_url}/vectors/delete", json=body).status_code == 400, body
 
 
