@@ -26,7 +26,8 @@ def _base_url(request: Request) -> str:
 def _index_model(config: IndexConfig, base: str) -> dict[str, Any]:
     model: dict[str, Any] = {
         "name": config.name,
-        "dimension": config.dimension,
+        # A sparse index has no dimension: describe_index gives dimension None (test_sparse_index.py).
+        "dimension": config.dimension if config.vector_type == "dense" else None,
         "metric": config.metric,
         "host": f"{base}/indexes/{config.name}",
         "spec": {"serverless": {"cloud": config.cloud, "region": config.region}},
@@ -55,16 +56,32 @@ def _parse_create(body: Any) -> IndexConfig:
     if not req.INDEX_NAME.fullmatch(name):
         raise control_error(400, "INVALID_ARGUMENT", f"{req.INDEX_NAME_MESSAGE}, got {name[:64]!r}")
     vector_type = body.get("vector_type") or "dense"
-    if vector_type != "dense":
-        raise control_error(400, "INVALID_ARGUMENT", "Only dense indexes are supported by this local server")
-    dimension = body.get("dimension")
-    if isinstance(dimension, bool) or not isinstance(dimension, int):
-        raise control_error(400, "INVALID_ARGUMENT", "Dimension must be provided for dense indexes")
-    if not 1 <= dimension <= req.MAX_DIMENSION:
+    if vector_type not in ("dense", "sparse"):
         raise control_error(
-            400, "INVALID_ARGUMENT", f"Dimension must be between 1 and {req.MAX_DIMENSION}, got {dimension}"
+            400, "INVALID_ARGUMENT", f"vector_type must be 'dense' or 'sparse', got {str(vector_type)[:64]!r}"
         )
-    metric = body.get("metric") or "cosine"
+    dimension = body.get("dimension")
+    if vector_type == "sparse":
+        # CreateIndexRequest (2025-04): a sparse index takes no dimension (the SDK refuses one client-side:
+        # "dimension should not be specified for sparse indexes", tests/integration/control/serverless/
+        # test_sparse_index.py) and its metric defaults to, and must be, dotproduct.
+        if dimension is not None:
+            raise control_error(400, "INVALID_ARGUMENT", "Dimension should not be specified for sparse indexes")
+        dimension = 0
+        metric = body.get("metric") or "dotproduct"
+        if metric != "dotproduct":
+            # test_sparse_index.py::test_sparse_only_supports_dotproduct: "Sparse vector indexes must use dotproduct"
+            raise control_error(
+                400, "INVALID_ARGUMENT", f"Sparse vector indexes must use dotproduct, got metric {str(metric)[:64]!r}"
+            )
+    else:
+        if isinstance(dimension, bool) or not isinstance(dimension, int):
+            raise control_error(400, "INVALID_ARGUMENT", "Dimension must be provided for dense indexes")
+        if not 1 <= dimension <= req.MAX_DIMENSION:
+            raise control_error(
+                400, "INVALID_ARGUMENT", f"Dimension must be between 1 and {req.MAX_DIMENSION}, got {dimension}"
+            )
+        metric = body.get("metric") or "cosine"
     if metric not in req.METRICS:
         raise control_error(
             400,

@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from hf_pinecone.local import _pinecone_requests as req
 from hf_pinecone.local._pinecone_http import NOT_FOUND, ApiError, data_error, data_route, invalid
-from hf_pinecone.local._pinecone_storage import IndexStore, Metadata
+from hf_pinecone.local._pinecone_storage import IndexStore, Metadata, Sparse
 
 __all__ = [
     "delete",
@@ -63,27 +63,53 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
     if len(records) > req.MAX_UPSERT_RECORDS:
         raise invalid(f"Request contains {len(records)} vectors, which exceeds the limit of {req.MAX_UPSERT_RECORDS}")
     namespace = req.namespace_of(body)
-    dimension = store.config.dimension
+    config = store.config
+    sparse_index = config.vector_type == "sparse"
+    dimension = config.dimension
     ids: list[str] = []
     metadata: list[Metadata | None] = []
     rows: list[list[float]] = []
+    sparse: list[Sparse | None] = []
     for record in records:
         if not isinstance(record, dict):
             raise invalid("Each vector must be an object with id and values")
         record_id = req.new_record_id(record.get("id"))
-        if record.get("sparseValues") or record.get("sparse_values"):
-            raise invalid("Sparse values are not supported by this local server (dense indexes only)")
-        values = req.check_numbers(record.get("values"), "Vector values")
-        if len(values) != dimension:
-            raise invalid(f"Vector dimension {len(values)} does not match the dimension of the index {dimension}")
+        sparse_spec = record.get("sparseValues", record.get("sparse_values"))
+        values = record.get("values")
+        if sparse_index:
+            # A sparse index stores sparse values only (the SDK suite's sparse records carry no dense values:
+            # tests/integration/data/test_upsert_sparse.py); dense values are refused as in its queries
+            # ("Index configuration does not support dense values", data_asyncio/test_query_sparse.py).
+            if values:
+                raise invalid(f"Index configuration does not support dense values (vector ID '{record_id}')")
+            if sparse_spec is None:
+                raise invalid(f"Sparse values are required for a sparse index (vector ID '{record_id}')")
+            entry = req.sparse_values(sparse_spec, f"Sparse vector of vector ID '{record_id}'")
+            if not entry[0].shape[0]:
+                raise invalid(f"Sparse vectors must contain at least one value (vector ID '{record_id}')")
+            sparse.append(entry)
+        else:
+            values = req.check_numbers(values, "Vector values")
+            if len(values) != dimension:
+                raise invalid(f"Vector dimension {len(values)} does not match the dimension of the index {dimension}")
+            rows.append(values)
+            # Sparse-dense records are accepted whatever the metric: "Upserting, updating, and fetching
+            # sparse-dense vectors in indexes with a different distance metric will succeed, but querying will
+            # return an error" (docs.pinecone.io/reference/known-limitations).
+            has_sparse = sparse_spec is not None and sparse_spec != {"indices": [], "values": []}
+            sparse.append(
+                req.sparse_values(sparse_spec, f"Sparse vector of vector ID '{record_id}'") if has_sparse else None
+            )
         ids.append(record_id)
-        rows.append(values)
         metadata.append(req.metadata(record.get("metadata"), record_id))
-    with np.errstate(over="ignore"):  # values beyond float32 become inf and are rejected just below
-        matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
+    if sparse_index:
+        matrix = np.empty((len(ids), 0), dtype=np.float32)
+    else:
+        with np.errstate(over="ignore"):  # values beyond float32 become inf and are rejected just below
+            matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), dimension)
     if not np.all(np.isfinite(matrix)):
         raise invalid("Vector values must be finite 32-bit floats")
-    zero = ~matrix.any(axis=1)
+    zero = ~matrix.any(axis=1) if not sparse_index else np.zeros(len(ids), dtype=bool)
     if zero.any():
         # Pinecone's wording, e.g. deepset-ai/haystack#10194: {"code":3,"message":"Dense vectors must contain at
         # least one non-zero value. Vector ID '<id>' contains only zeros","details":[]}
@@ -92,53 +118,107 @@ def op_upsert(store: IndexStore, raw: bytes) -> dict[str, Any]:
             f"Vector ID '{ids[int(np.argmax(zero))]}' contains only zeros"
         )
     with store.lock:
-        store.upsert(namespace, ids, matrix, metadata)
+        store.upsert(namespace, ids, matrix, metadata, sparse)
     return {"upsertedCount": len(ids)}
 
 
+def _sparse_json(entry: Sparse) -> dict[str, Any]:
+    return {"indices": entry[0].tolist(), "values": entry[1].tolist()}
+
+
+def _record(ns: Any, row: int, *, values: bool) -> dict[str, Any]:
+    """``{"values", "sparseValues"?}`` of a row as fetch and query answer them."""
+    record: dict[str, Any] = {"values": ns.vectors[row].tolist() if values else []}
+    entry = ns.sparse[row]
+    if values and entry is not None:
+        record["sparseValues"] = _sparse_json(entry)
+    return record
+
+
 def op_query(store: IndexStore, raw: bytes) -> dict[str, Any]:
-    """POST /query."""
+    """POST /query by dense ``vector`` (plus ``sparseVector`` on dotproduct indexes) or ``id``.
+
+    On a sparse index: by ``sparseVector`` or ``id``. Sparse-dense scores are the dense plus the sparse dot product.
+    """
     body = req.as_object(req.loads(raw, control=False), "Query")
+    config = store.config
+    sparse_index = config.vector_type == "sparse"
     top_k = body.get("topK", body.get("top_k"))
     if isinstance(top_k, bool) or not isinstance(top_k, int):
         raise invalid("topK is required and must be an integer")
-    if not 1 <= top_k <= req.MAX_TOP_K:
-        raise invalid(f"Invalid value for topK: {top_k}, must be between 1 and {req.MAX_TOP_K}")
+    limit = req.MAX_SPARSE_TOP_K if sparse_index else req.MAX_TOP_K
+    if not 1 <= top_k <= limit:
+        raise invalid(f"Invalid value for topK: {top_k}, must be between 1 and {limit}")
     namespace = req.namespace_of(body)
-    if body.get("sparseVector") or body.get("queries"):
-        raise invalid("Sparse and multi-vector queries are not supported by this local server")
-    vector_spec = body.get("vector")
+    if body.get("queries"):
+        raise invalid("Multi-vector queries (queries) are not supported by this local server")
+    vector_spec = body.get("vector") or None  # the SDK sends no vector, or [] on some paths, for sparse queries
+    sparse_spec = body.get("sparseVector", body.get("sparse_vector"))
     id_spec = body.get("id")
-    if (vector_spec is None) == (id_spec is None):
-        raise invalid("Exactly one of vector or id must be provided")
+    dense_query = None
+    sparse_query = None
+    if sparse_index:
+        # tests/integration/data_asyncio/test_query_sparse.py: the messages Pinecone answers on a sparse index.
+        if vector_spec is not None and sparse_spec is not None:
+            raise invalid("Index configuration does not support dense values")
+        if id_spec is not None and sparse_spec is not None:
+            raise invalid("Cannot provide both 'ID' and 'sparse_vector' at the same time")
+        if id_spec is None and sparse_spec is None:
+            raise invalid("Either 'sparse_vector' or 'ID' must be provided")
+        if sparse_spec is not None:
+            sparse_query = req.sparse_values(sparse_spec, "Query sparse vector")
+    else:
+        if (vector_spec is None) == (id_spec is None):
+            raise invalid("Exactly one of vector or id must be provided")
+        if sparse_spec is not None:
+            if id_spec is not None:
+                raise invalid("Cannot provide both 'ID' and 'sparse_vector' at the same time")
+            if config.metric != "dotproduct":
+                # docs.pinecone.io/reference/known-limitations: only dotproduct indexes support querying
+                # sparse-dense vectors; elsewhere "querying will return an error".
+                raise invalid(
+                    f"Sparse-dense queries are only supported on indexes with the dotproduct metric; this index "
+                    f"uses {config.metric}"
+                )
+            sparse_query = req.sparse_values(sparse_spec, "Query sparse vector")
+        if vector_spec is not None:
+            dense_query = req.dense_vector(vector_spec, config.dimension, query=True, metric=config.metric)
+    record_id = req.record_id(id_spec) if id_spec is not None else None
     node = req.filter_of(body)
     include_values = req.flag(body, "includeValues")
     include_metadata = req.flag(body, "includeMetadata")
-    config = store.config
-    query = None
-    if vector_spec is not None:
-        query = req.dense_vector(vector_spec, config.dimension, query=True, metric=config.metric)
-    else:
-        record_id = req.record_id(id_spec)
     matches: list[dict[str, Any]] = []
     with store.lock:
         ns = store.namespace(namespace)
-        if ns is not None:
-            if query is None:
-                row = ns.rows.get(record_id)
-                query = None if row is None else ns.vectors[row].copy()
-            if query is not None:
-                rows, scores = ns.search(query, top_k, config.metric, ns.mask(node))
-                for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
-                    # Pinecone always sends "values", [] when includeValues is false: the ScoredVector of its
-                    # query responses, e.g. {"id": "vec1", "score": 0.999999881, "values": [], "metadata": ...}
-                    # (dblock/vectordb-hello-world src/pinecone/README.md, a logged session against Pinecone).
-                    values = ns.vectors[row].tolist() if include_values else []
-                    match: dict[str, Any] = {"id": ns.ids[row], "score": score, "values": values}
-                    meta = ns.metadata[row]
-                    if include_metadata and meta:
-                        match["metadata"] = meta
-                    matches.append(match)
+        found = ns is not None
+        if ns is not None and record_id is not None:
+            # Query by id scores against the stored record: its dense values and, if any, its sparse values.
+            row = ns.rows.get(record_id)
+            found = row is not None
+            if row is not None:
+                dense_query = ns.vectors[row].copy() if ns.dense else None
+                entry = ns.sparse[row]
+                sparse_query = entry if entry is not None and (sparse_index or config.metric == "dotproduct") else None
+        if ns is not None and found:
+            mask = ns.mask(node)
+            if sparse_query is None and dense_query is not None:
+                rows, scores = ns.search(dense_query, top_k, config.metric, mask)
+            elif sparse_query is not None:
+                # Sparse indexes leave out records scoring 0: "any vectors where the dotproduct score is 0 will be
+                # discarded" (docs.pinecone.io/guides/index-data/indexing-overview, sparse index limitations).
+                rows, scores = ns.search_hybrid(dense_query, sparse_query, top_k, mask, drop_zero=sparse_index)
+            else:
+                rows, scores = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+            for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+                # Pinecone always sends "values", [] when includeValues is false: the ScoredVector of its
+                # query responses, e.g. {"id": "vec1", "score": 0.999999881, "values": [], "metadata": ...}
+                # (dblock/vectordb-hello-world src/pinecone/README.md, a logged session against Pinecone); with
+                # includeValues a sparse record adds "sparseValues" (data_asyncio/test_query_sparse.py).
+                match: dict[str, Any] = {"id": ns.ids[row], "score": score, **_record(ns, row, values=include_values)}
+                meta = ns.metadata[row]
+                if include_metadata and meta:
+                    match["metadata"] = meta
+                matches.append(match)
     result = {"matches": matches, "namespace": namespace, "usage": {"readUnits": 1}}
     if (include_values or include_metadata) and len(orjson.dumps(result)) > req.MAX_QUERY_RESULT_BYTES:
         raise invalid(
@@ -164,7 +244,7 @@ def op_fetch(store: IndexStore, ids: list[str], namespace: str) -> dict[str, Any
                 row = ns.rows.get(record_id)
                 if row is None:
                     continue
-                record: dict[str, Any] = {"id": record_id, "values": ns.vectors[row].tolist()}
+                record: dict[str, Any] = {"id": record_id, **_record(ns, row, values=True)}
                 meta = ns.metadata[row]
                 if meta:
                     record["metadata"] = meta
@@ -204,10 +284,16 @@ def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
     body = req.as_object(req.loads(raw, control=False), "Update")
     record_id = req.record_id(body.get("id"))
     namespace = req.namespace_of(body)
-    if body.get("sparseValues"):
-        raise invalid("Sparse values are not supported by this local server (dense indexes only)")
+    sparse_index = store.config.vector_type == "sparse"
+    sparse_spec = body.get("sparseValues", body.get("sparse_values"))
+    sparse = None
+    if sparse_spec is not None:
+        # Updating sparse values replaces them (UpdateRequest.sparse_values, db_data/model/update_request.py).
+        sparse = req.sparse_values(sparse_spec, f"Sparse vector of vector ID '{record_id}'")
     vector = None
-    if body.get("values") is not None:
+    if sparse_index and body.get("values"):
+        raise invalid("Index configuration does not support dense values")
+    if body.get("values") is not None and not sparse_index:
         vector = req.dense_vector(
             body["values"],
             store.config.dimension,
@@ -225,7 +311,7 @@ def op_update(store: IndexStore, raw: bytes) -> dict[str, Any]:
             if merged is not None:
                 req.metadata(merged, record_id)  # the merged record must still fit in 40 KB
         # Like Pinecone serverless, updating an id that does not exist succeeds and changes nothing.
-        store.update(namespace, record_id, vector, set_metadata)
+        store.update(namespace, record_id, vector, set_metadata, sparse)
     return {}
 
 
@@ -246,14 +332,15 @@ def op_stats(store: IndexStore, raw: bytes) -> dict[str, Any]:
                 namespaces[name] = {"vectorCount": count}
                 total += count
     config = store.config
-    return {
-        "namespaces": namespaces,
-        "dimension": config.dimension,
-        "indexFullness": 0.0,
-        "totalVectorCount": total,
-        "metric": config.metric,
-        "vectorType": config.vector_type,
-    }
+    result: dict[str, Any] = {"namespaces": namespaces}
+    if config.vector_type == "dense":
+        # A sparse index has no dimension (its IndexModel reports dimension None: tests/integration/control/
+        # serverless/test_sparse_index.py); DescribeIndexStatsResponse.dimension is optional.
+        result["dimension"] = config.dimension
+    result.update(
+        {"indexFullness": 0.0, "totalVectorCount": total, "metric": config.metric, "vectorType": config.vector_type}
+    )
+    return result
 
 
 def _encode_token(last_id: str) -> str:

@@ -23,7 +23,7 @@ from hf_pinecone.local._pinecone_http import (
     data_error,
     invalid,
 )
-from hf_pinecone.local._pinecone_storage import Metadata
+from hf_pinecone.local._pinecone_storage import Metadata, Sparse
 
 API_VERSION = "2025-04"
 MAX_UPSERT_RECORDS = 1000
@@ -34,6 +34,14 @@ MAX_DIMENSION = 20_000
 MAX_TOP_K = 10_000
 MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
 MAX_IDS_PER_REQUEST = 1000
+# Sparse values: indices are uint32, values float32 (docs.pinecone.io/guides/data/upsert-sparse-dense-vectors,
+# "The elements of indices have type uint32; the elements of values have type float32"); at most 1000 non-zero
+# values per sparse vector and top_k at most 1000 on sparse indexes (docs.pinecone.io/guides/index-data/
+# indexing-overview, "Limitations" of sparse indexes; www.pinecone.io/docs/limits: "Sparse vectors can contain no
+# more than 1000 non-zero values", "Max dimensionality for sparse vectors is 4.2 billion").
+MAX_SPARSE_VALUES = 1000
+MAX_SPARSE_INDEX = 2**32 - 1
+MAX_SPARSE_TOP_K = 1000
 # Pinecone documents a default of 100 and no maximum; 1000 mirrors its fetch/delete cap.
 MAX_LIST_LIMIT = 1000
 # Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
@@ -162,6 +170,38 @@ def dense_vector(
     if query and metric == "cosine" and not vector.any():
         raise invalid("Query vector must contain at least one non-zero value for the cosine metric")
     return vector
+
+
+def sparse_values(value: Any, what: str) -> Sparse:
+    """``{"indices": [uint32], "values": [float32]}``: same lengths, unique indices, at most 1000 entries.
+
+    The SDK checks the lengths before sending (pinecone/db_data/sparse_values_factory.py: "Sparse values indices
+    and values must have the same length"); a raw client is answered 400 by the server, as the SDK suite expects
+    of Pinecone for mismatched sparse values in dicts and objects (tests/integration/data/test_upsert_errors.py,
+    TestUpsertFailsSparseValuesDimensionMismatch).
+    """
+    if not isinstance(value, dict):
+        raise invalid(f"{what} must be an object with indices and values")
+    indices, numbers = value.get("indices"), value.get("values")
+    if not isinstance(indices, list) or not all(type(i) is int for i in indices):
+        raise invalid(f"{what} indices must be an array of non-negative integers")
+    numbers = check_numbers(numbers, f"{what} values")
+    if len(indices) != len(numbers):
+        raise invalid(
+            f"{what} indices and values must have the same length, got {len(indices)} indices and {len(numbers)} values"
+        )
+    if len(indices) > MAX_SPARSE_VALUES:
+        raise invalid(f"{what} has {len(indices)} non-zero values, which exceeds the limit of {MAX_SPARSE_VALUES}")
+    if indices and (min(indices) < 0 or max(indices) > MAX_SPARSE_INDEX):
+        raise invalid(f"{what} indices must be between 0 and {MAX_SPARSE_INDEX} (uint32)")
+    array = np.asarray(indices, dtype=np.uint32)
+    if np.unique(array).shape[0] != array.shape[0]:
+        raise invalid(f"{what} has duplicate indices: each index may appear once")
+    with np.errstate(over="ignore"):
+        floats = np.asarray(numbers, dtype=np.float32)
+    if not np.all(np.isfinite(floats)):
+        raise invalid(f"{what} values must be finite 32-bit floats")
+    return array, floats
 
 
 def metadata(value: Any, rid: str) -> Metadata | None:
