@@ -57,6 +57,17 @@ def host(pc: Pinecone, index: Any, index_name: str) -> str:
 
 
 @pytest.fixture
+def host_of() -> Any:
+    """The host URL an SDK ``Index`` talks to."""
+
+    def host(index: Any) -> str:
+        url: str = index._config.host
+        return url
+
+    return host
+
+
+@pytest.fixture
 async def aindex(pinecone_url: str, host: str) -> AsyncIterator[Any]:
     async with PineconeAsyncio(api_key="local", host=pinecone_url) as apc, apc.IndexAsyncio(host=host) as idx:
         yield idx
@@ -390,3 +401,269 @@ def test_deletion_protection_is_configurable(pc: Pinecone, index_name: str) -> N
     assert pc.describe_index(index_name).deletion_protection == "disabled"
     pc.delete_index(index_name, -1)
     assert not pc.has_index(index_name)
+
+
+# ------------------------------------------------------------------------------------------------- sparse
+def _embedding_values(n: int, seed: int) -> list[float]:
+    # tests/integration/helpers.embedding_values: n random floats in [0, 1).
+    return [float(x) for x in np.random.default_rng(seed).random(n).round(4)]
+
+
+@pytest.fixture
+def sparse_index(pc: Pinecone, index_name: str) -> Iterator[Any]:
+    """A sparse index as the SDK suite creates it (vector_type="sparse", metric="dotproduct", no dimension)."""
+    pc.create_index(name=index_name, metric="dotproduct", vector_type="sparse", spec=SPEC)
+    yield pc.Index(host=pc.describe_index(index_name).host)
+    pc.delete_index(index_name)
+
+
+def _sparse_dot(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> float:
+    weights = dict(zip(a["indices"], a["values"], strict=True))
+    return float(sum(weights.get(i, 0.0) * v for i, v in zip(b["indices"], b["values"], strict=True)))
+
+
+def test_sparse_index_is_described_as_pinecone_does(pc: Pinecone, sparse_index: Any, index_name: str) -> None:
+    """tests/integration/control/serverless/test_sparse_index.py::test_create_sparse_index_with_metric: metric
+    dotproduct, vector_type sparse, dimension None, deletion protection disabled, in describe and in list; stats
+    report vectorType "sparse" and, having no dimension, leave "dimension" out."""
+    description = pc.describe_index(index_name)
+    assert (description.metric, description.vector_type, description.dimension) == ("dotproduct", "sparse", None)
+    assert description.deletion_protection == "disabled"
+    listed = next(i for i in pc.list_indexes() if i.name == index_name)
+    assert (listed.metric, listed.vector_type, listed.dimension) == ("dotproduct", "sparse", None)
+    stats = httpx.post(f"{description.host}/describe_index_stats", json={}).json()
+    assert stats["vectorType"] == "sparse" and "dimension" not in stats
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_sparse_indexes_only_support_dotproduct(pc: Pinecone, index_name: str, metric: str) -> None:
+    """test_sparse_index.py::test_sparse_only_supports_dotproduct: "Sparse vector indexes must use dotproduct"."""
+    with pytest.raises(PineconeApiException) as error:
+        pc.create_index(name=index_name, metric=metric, vector_type="sparse", spec=SPEC)
+    assert "Sparse vector indexes must use dotproduct" in str(error.value)
+    assert not pc.has_index(index_name)
+
+
+def test_sparse_index_refuses_a_dimension(pinecone_url: str, index_name: str) -> None:
+    """The SDK refuses a dimension for sparse indexes before sending ("dimension should not be specified for sparse
+    indexes", test_sparse_index.py::test_exception_when_passing_dimension); the server refuses the raw request."""
+    body = {"name": index_name, "dimension": 10, "metric": "dotproduct", "vector_type": "sparse"}
+    response = httpx.post(f"{pinecone_url}/indexes", json={**body, "spec": {"serverless": {"cloud": "aws"}}})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_ARGUMENT"
+    assert "dimension" in response.json()["error"]["message"].lower()
+
+
+async def test_sparse_queries_as_the_sdk_suite_runs_them(sparse_index: Any, host_of: Any, pinecone_url: str) -> None:
+    """tests/integration/data_asyncio/test_query_sparse.py (IndexAsyncio) and data/test_upsert_sparse.py (Index):
+    records as Vector objects, SparseValues and dicts; values [] in matches, sparse_values with include_values;
+    filters; query by id; the three error messages; scores are the sparse dot product."""
+    from pinecone import SparseValues, Vector
+
+    records: dict[str, dict[str, list[Any]]] = {}
+    for i in range(50):
+        records[str(i)] = {"indices": list(range(100)), "values": _embedding_values(100, i)}
+    for i in range(100, 151):
+        records[str(i)] = {"indices": [i, 2000 + i], "values": _embedding_values(2, i)}
+    sparse_index.upsert(
+        vectors=[
+            Vector(id=i, sparse_values=SparseValues(**sv), metadata={"genre": "action"})
+            for i, sv in records.items()
+            if int(i) < 50
+        ],
+        namespace="target",
+    )
+    sparse_index.upsert(
+        vectors=[
+            {"id": i, "sparse_values": sv, "metadata": {"genre": "comedy"}}
+            for i, sv in records.items()
+            if int(i) >= 100
+        ],
+        namespace="target",
+    )
+    sparse_index.upsert(
+        vectors=[Vector(id="10", sparse_values=SparseValues(**records["10"]), metadata={"genre": "documentary"})],
+        namespace="target",
+    )
+    query: dict[str, list[Any]] = {"indices": [1, 2, 3, 4, 5], "values": _embedding_values(5, 99)}
+    expected = sorted(((_sparse_dot(query, sv), i) for i, sv in records.items()), key=lambda t: (-t[0], t[1]))
+
+    sync_result = sparse_index.query(top_k=4, namespace="target", sparse_vector=query)
+    assert [m.id for m in sync_result.matches] == [i for _, i in expected[:4]]
+    assert [m.score for m in sync_result.matches] == pytest.approx([s for s, _ in expected[:4]], rel=1e-5)
+    assert sync_result.matches[0].values == [] and sync_result.namespace == "target"
+
+    async with (
+        PineconeAsyncio(api_key="local", host=pinecone_url) as apc,
+        apc.IndexAsyncio(host=host_of(sparse_index)) as aidx,
+    ):
+        results1 = await aidx.query(top_k=4, namespace="target", sparse_vector=SparseValues(**query))
+        assert len(results1.matches) == 4 and results1.matches[0].values == []
+        assert results1.usage.read_units > 0
+        results2 = await aidx.query(top_k=4, namespace="target", sparse_vector=query, include_values=True)
+        assert len(results2.matches[0].sparse_values.indices) > 0 and len(results2.matches[0].values) == 0
+        results3 = await aidx.query(
+            top_k=4,
+            namespace="target",
+            sparse_vector=query,
+            filter={"genre": {"$in": ["action"]}},
+            include_metadata=True,
+        )
+        assert len(results3.matches) == 4 and results3.matches[0].metadata["genre"] == "action"
+        results4 = await aidx.query(
+            top_k=4,
+            namespace="target",
+            sparse_vector=query,
+            filter={"genre": {"$in": ["documentary"]}},
+            include_metadata=True,
+        )
+        assert [m.id for m in results4.matches] == ["10"]
+        results5 = await aidx.query(
+            top_k=4, namespace="target", sparse_vector=query, filter={"genre": {"$in": ["thriller"]}}
+        )
+        assert results5.matches == [] and results5.usage.read_units > 0
+        assert len((await aidx.query(top_k=4, id="1", namespace="target")).matches) == 4
+        assert (await aidx.query(top_k=10, id="unknown", namespace="target")).matches == []
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"id": "1", "sparse_vector": query}, "Cannot provide both 'ID' and 'sparse_vector' at the same time"),
+            ({"vector": _embedding_values(10, 1)}, "Either 'sparse_vector' or 'ID' must be provided"),
+            (
+                {"sparse_vector": query, "vector": _embedding_values(10, 1)},
+                "Index configuration does not support dense values",
+            ),
+        ]
+        for kwargs, message in cases:
+            with pytest.raises(PineconeApiException) as error:
+                await aidx.query(top_k=10, namespace="target", **kwargs)
+            assert message in str(error.value)
+
+
+def test_sparse_queries_drop_zero_scores_and_cap_top_k(sparse_index: Any) -> None:
+    """Sparse index limitations (docs.pinecone.io/guides/index-data/indexing-overview): "Max top_k value per query:
+    1000", and records whose dotproduct score is 0 are discarded (fewer than top_k results)."""
+    sparse_index.upsert(
+        vectors=[
+            {"id": "a", "sparse_values": {"indices": [1], "values": [1.0]}},
+            {"id": "b", "sparse_values": {"indices": [2], "values": [1.0]}},
+        ]
+    )
+    assert [
+        m.id for m in sparse_index.query(top_k=10, sparse_vector={"indices": [1, 9], "values": [2.0, 1.0]}).matches
+    ] == ["a"]
+    assert sparse_index.query(top_k=10, sparse_vector={"indices": [9], "values": [1.0]}).matches == []
+    with pytest.raises(PineconeApiException) as error:
+        sparse_index.query(top_k=1001, sparse_vector={"indices": [1], "values": [1.0]})
+    assert error.value.status == 400
+
+
+def test_sparse_records_list_fetch_and_update(sparse_index: Any) -> None:
+    """tests/integration/data/test_list_sparse.py (seed: SparseValues(indices=[i, 2i, 3i], values=[0.1i, 0.2i,
+    0.3i]) for i < 1000, so id "0" repeats index 0; prefix "99" lists 99, 990..999 in pages of 5, 5, 1) and
+    data_asyncio/test_update_sparse.py (update(sparse_values=...) replaces them, fetch returns them)."""
+    from pinecone import SparseValues, Vector
+
+    sparse_index.upsert(
+        vectors=[
+            Vector(id=str(i), sparse_values=SparseValues(indices=[i, i * 2, i * 3], values=[i * 0.1, i * 0.2, i * 0.3]))
+            for i in range(1000)
+        ],
+        batch_size=100,
+        namespace="nondefault",
+    )
+    assert sparse_index.describe_index_stats().namespaces["nondefault"].vector_count == 1000
+    pages = list(sparse_index.list(prefix="99", limit=5, namespace="nondefault"))
+    assert pages == [["99", "990", "991", "992", "993"], ["994", "995", "996", "997", "998"], ["999"]]
+    fetched = sparse_index.fetch(ids=["0", "7"], namespace="nondefault").vectors
+    assert fetched["0"].sparse_values.indices == [0, 0, 0] and fetched["7"].values == []
+    assert fetched["7"].sparse_values.values == pytest.approx([0.7, 1.4, 2.1])
+    new = {"indices": list(range(100)), "values": _embedding_values(100, 5)}
+    sparse_index.update(id="1", sparse_values=new, namespace="nondefault")
+    updated = sparse_index.fetch(ids=["1"], namespace="nondefault").vectors["1"].sparse_values
+    assert updated.indices == new["indices"] and updated.values == pytest.approx(new["values"], rel=1e-6)
+
+
+def test_hybrid_records_on_a_dotproduct_index(pc: Pinecone, index_name: str) -> None:
+    """tests/integration/data/test_upsert_hybrid.py (dotproduct index; Vector with values and SparseValues, and
+    dicts with sparse_values); a sparse-dense query scores the dense plus the sparse dot product (hybrid search as
+    Pinecone documents it, docs.pinecone.io/guides/search/hybrid-search)."""
+    from pinecone import SparseValues, Vector
+
+    pc.create_index(name=index_name, dimension=2, metric="dotproduct", spec=SPEC)
+    index = pc.Index(host=pc.describe_index(index_name).host)
+    index.upsert(
+        vectors=[Vector(id="1", values=[0.5, 0.1], sparse_values=SparseValues(indices=[0, 1], values=[0.3, 0.9]))],
+        namespace="h",
+    )
+    index.upsert(
+        vectors=[
+            {"id": "2", "values": [0.2, 0.4], "sparse_values": {"indices": [0, 1], "values": [0.8, 0.1]}},
+            {"id": "3", "values": [0.9, 0.9]},
+        ],
+        namespace="h",
+    )
+    assert index.describe_index_stats().namespaces["h"].vector_count == 3
+    result = index.query(
+        top_k=3, vector=[1.0, 1.0], sparse_vector={"indices": [1], "values": [2.0]}, namespace="h", include_values=True
+    )
+    scores = {m.id: m.score for m in result.matches}
+    assert scores == pytest.approx({"1": 0.6 + 1.8, "2": 0.6 + 0.2, "3": 1.8})
+    assert [m.id for m in result.matches] == ["1", "3", "2"]
+    first = result.matches[0]
+    assert first.values == pytest.approx([0.5, 0.1]) and first.sparse_values.indices == [0, 1]
+    pc.delete_index(index_name)
+
+
+def test_sparse_values_on_a_cosine_index_store_but_do_not_query(index: Any) -> None:
+    """docs.pinecone.io/reference/known-limitations: "Upserting, updating, and fetching sparse-dense vectors in
+    indexes with a different distance metric will succeed, but querying will return an error"."""
+    index.upsert(vectors=[{"id": "a", "values": [1.0, 0.0], "sparse_values": {"indices": [3], "values": [0.5]}}])
+    index.update(id="a", sparse_values={"indices": [4], "values": [0.25]})
+    assert index.fetch(ids=["a"]).vectors["a"].sparse_values.indices == [4]
+    with pytest.raises(PineconeApiException) as error:
+        index.query(top_k=1, vector=[1.0, 0.0], sparse_vector={"indices": [4], "values": [1.0]})
+    assert error.value.status == 400 and "dotproduct" in _body(error.value)["message"]
+    assert [m.id for m in index.query(top_k=1, vector=[1.0, 0.0]).matches] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("sparse", "problem"),
+    [
+        ({"indices": [0], "values": [0.5, 0.5]}, "same length"),
+        ({"indices": [0, 1], "values": [0.5]}, "same length"),
+        ({"indices": list(range(1001)), "values": [0.1] * 1001}, "1000"),
+        ({"indices": [-1], "values": [0.5]}, "indices"),
+        ({"indices": [2**32], "values": [0.5]}, "indices"),
+        ({"indices": [1.5], "values": [0.5]}, "indices"),
+        ({"indices": [1], "values": ["x"]}, "values"),
+        ({"indices": [1]}, "values"),
+    ],
+)
+def test_bad_sparse_values_are_400(pc: Pinecone, index_name: str, sparse: dict[str, Any], problem: str) -> None:
+    """Sparse values are uint32 indices and float32 values of the same length (docs.pinecone.io/guides/data/
+    upsert-sparse-dense-vectors), at most 1000 non-zero values (www.pinecone.io/docs/limits); the SDK suite expects
+    Pinecone to refuse mismatched lengths (tests/integration/data/test_upsert_errors.py,
+    TestUpsertFailsSparseValuesDimensionMismatch). Raw requests: the SDK checks lengths before sending."""
+    pc.create_index(name=index_name, dimension=2, metric="dotproduct", spec=SPEC)
+    host = pc.describe_index(index_name).host
+    pc.Index(host=host).upsert(vectors=[("a", [1.0, 0.0])])
+    for route, body in (
+        ("/vectors/upsert", {"vectors": [{"id": "a", "values": [1.0, 0.0], "sparseValues": sparse}]}),
+        ("/query", {"topK": 1, "vector": [1.0, 0.0], "sparseVector": sparse}),
+        ("/vectors/update", {"id": "a", "sparseValues": sparse}),
+    ):
+        response = httpx.post(f"{host}{route}", json=body)
+        assert response.status_code == 400, (route, response.text)
+        assert response.json()["code"] == 3 and problem in response.json()["message"], (route, response.text)
+    assert pc.Index(host=host).fetch(ids=["a"]).vectors["a"].sparse_values is None
+    pc.delete_index(index_name)
+
+
+def test_sparse_index_records_need_sparse_values_only(sparse_index: Any, host_of: Any) -> None:
+    """A sparse index holds sparse values only: dense values are refused ("Index configuration does not support
+    dense values", data_asyncio/test_query_sparse.py) and a record without sparse values has nothing to store."""
+    host = host_of(sparse_index)
+    with_dense = {"id": "a", "values": [1.0], "sparseValues": {"indices": [1], "values": [1.0]}}
+    response = httpx.post(f"{host}/vectors/upsert", json={"vectors": [with_dense]})
+    assert response.status_code == 400 and "does not support dense values" in response.json()["message"]
+    response = httpx.post(f"{host}/vectors/upsert", json={"vectors": [{"id": "a"}]})
+    assert response.status_code == 400 and "Sparse values are required" in response.json()["message"]
+    assert sparse_index.describe_index_stats().total_vector_count == 0

@@ -173,7 +173,7 @@ def dense_vector(
 
 
 def sparse_values(value: Any, what: str) -> Sparse:
-    """``{"indices": [uint32], "values": [float32]}``: same lengths, unique indices, at most 1000 entries.
+    """``{"indices": [uint32], "values": [float32]}``: same lengths, indices in uint32, at most 1000 entries.
 
     The SDK checks the lengths before sending (pinecone/db_data/sparse_values_factory.py: "Sparse values indices
     and values must have the same length"); a raw client is answered 400 by the server, as the SDK suite expects
@@ -194,9 +194,10 @@ def sparse_values(value: Any, what: str) -> Sparse:
         raise invalid(f"{what} has {len(indices)} non-zero values, which exceeds the limit of {MAX_SPARSE_VALUES}")
     if indices and (min(indices) < 0 or max(indices) > MAX_SPARSE_INDEX):
         raise invalid(f"{what} indices must be between 0 and {MAX_SPARSE_INDEX} (uint32)")
+    # Repeated indices are accepted: the SDK suite seeds its sparse index with SparseValues(indices=[i, i * 2,
+    # i * 3], ...) for i in range(1000), so id "0" carries indices [0, 0, 0], and it then lists that batch's other
+    # ids back (tests/integration/data/test_list_sparse.py, seed_sparse_index). Scores sum repeated entries.
     array = np.asarray(indices, dtype=np.uint32)
-    if np.unique(array).shape[0] != array.shape[0]:
-        raise invalid(f"{what} has duplicate indices: each index may appear once")
     with np.errstate(over="ignore"):
         floats = np.asarray(numbers, dtype=np.float32)
     if not np.all(np.isfinite(floats)):

@@ -38,7 +38,7 @@ from hf_pinecone.local._pinecone_filter import Columns, Node
 FloatMatrix = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float32]
 Metadata = dict[str, Any]
-# A record's sparse values: (indices as uint32, values as float32), same length, indices unique.
+# A record's sparse values: (indices as uint32, values as float32) of the same length, as sent.
 Sparse = tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]
 
 _FRAME = struct.Struct("<II")  # payload length, crc32 of payload
@@ -386,8 +386,9 @@ class Namespace:
     def sparse_scores(self, query: Sparse) -> FloatArray:
         """Dot product of the sparse query with every row's sparse values (0 for rows without any)."""
         indices, values, owners = self._sparse_postings()
-        order = np.argsort(query[0], kind="stable")
-        q_indices, q_values = query[0][order], query[1][order]
+        # Repeated query indices add up (the dot product is linear), as repeated record indices do below.
+        q_indices, inverse = np.unique(query[0], return_inverse=True)
+        q_values = np.bincount(inverse, weights=query[1].astype(np.float64), minlength=q_indices.shape[0])
         hit = np.isin(indices, q_indices)
         weights = values[hit].astype(np.float64) * q_values[np.searchsorted(q_indices, indices[hit])]
         return np.bincount(owners[hit], weights=weights, minlength=self.count).astype(np.float32)
