@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from hf_pinecone.local import _pinecone_requests as req
 from hf_pinecone.local._pinecone_http import NOT_FOUND, ApiError, data_error, data_route, invalid
-from hf_pinecone.local._pinecone_storage import IndexStore, Metadata, Sparse
+from hf_pinecone.local._pinecone_storage import IndexStore, Metadata, Namespace, Sparse
 
 __all__ = [
     "delete",
@@ -126,7 +126,7 @@ def _sparse_json(entry: Sparse) -> dict[str, Any]:
     return {"indices": entry[0].tolist(), "values": entry[1].tolist()}
 
 
-def _record(ns: Any, row: int, *, values: bool) -> dict[str, Any]:
+def _record(ns: Namespace, row: int, *, values: bool) -> dict[str, Any]:
     """``{"values", "sparseValues"?}`` of a row as fetch and query answer them."""
     record: dict[str, Any] = {"values": ns.vectors[row].tolist() if values else []}
     entry = ns.sparse[row]

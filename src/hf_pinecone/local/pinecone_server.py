@@ -33,24 +33,42 @@ from starlette.routing import Route
 
 from hf_pinecone.local import _pinecone_control as control
 from hf_pinecone.local import _pinecone_data as data
-from hf_pinecone.local._pinecone_http import ApiError, control_error, data_error, invalid, routing_error
-from hf_pinecone.local._pinecone_requests import API_VERSION
+
+# Names this module has always offered stay importable from here (explicit re-exports).
+from hf_pinecone.local._pinecone_data import op_delete as op_delete
+from hf_pinecone.local._pinecone_data import op_fetch as op_fetch
+from hf_pinecone.local._pinecone_data import op_list as op_list
+from hf_pinecone.local._pinecone_data import op_query as op_query
+from hf_pinecone.local._pinecone_data import op_stats as op_stats
+from hf_pinecone.local._pinecone_data import op_update as op_update
+from hf_pinecone.local._pinecone_data import op_upsert as op_upsert
+from hf_pinecone.local._pinecone_http import ApiError as ApiError
+from hf_pinecone.local._pinecone_http import Handler as Handler
+from hf_pinecone.local._pinecone_http import control_error as control_error
+from hf_pinecone.local._pinecone_http import data_error as data_error
+from hf_pinecone.local._pinecone_http import invalid as invalid
+from hf_pinecone.local._pinecone_http import logger as logger
+from hf_pinecone.local._pinecone_http import routing_error
+from hf_pinecone.local._pinecone_requests import API_VERSION as API_VERSION
+from hf_pinecone.local._pinecone_requests import MAX_BODY_BYTES as MAX_BODY_BYTES
+from hf_pinecone.local._pinecone_requests import MAX_DIMENSION as MAX_DIMENSION
+from hf_pinecone.local._pinecone_requests import MAX_ID_LENGTH as MAX_ID_LENGTH
+from hf_pinecone.local._pinecone_requests import MAX_IDS_PER_REQUEST as MAX_IDS_PER_REQUEST
+from hf_pinecone.local._pinecone_requests import MAX_LIST_LIMIT as MAX_LIST_LIMIT
+from hf_pinecone.local._pinecone_requests import MAX_METADATA_BYTES as MAX_METADATA_BYTES
+from hf_pinecone.local._pinecone_requests import MAX_QUERY_RESULT_BYTES as MAX_QUERY_RESULT_BYTES
+from hf_pinecone.local._pinecone_requests import MAX_TOP_K as MAX_TOP_K
+from hf_pinecone.local._pinecone_requests import MAX_UPSERT_BYTES as MAX_UPSERT_BYTES
+from hf_pinecone.local._pinecone_requests import MAX_UPSERT_RECORDS as MAX_UPSERT_RECORDS
+from hf_pinecone.local._pinecone_requests import METRICS as METRICS
 from hf_pinecone.local._pinecone_storage import DEFAULT_COMPACT_BYTES, Registry
 from hf_pinecone.local._runner import run_in_background
 
 if TYPE_CHECKING:
     from hf_pinecone.local.faults import FaultPlan
 
-__all__ = [
-    "API_VERSION",
-    "ApiError",
-    "control_error",
-    "create_pinecone_app",
-    "data_error",
-    "invalid",
-    "run_pinecone_server",
-    "serve_pinecone",
-]
+__all__ = ["create_pinecone_app", "run_pinecone_server", "serve_pinecone"]
+
 
 _PREFIX = "/indexes/{name}"
 ROUTES = [
