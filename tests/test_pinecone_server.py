@@ -232,6 +232,53 @@ def test_metric_scores_and_order_match_numpy(pc: Pinecone, index_name: str, metr
     pc.delete_index(index_name)
 
 
+@pytest.mark.parametrize("kind", ["sparse", "hybrid"])
+def test_sparse_and_hybrid_scores_match_numpy(pc: Pinecone, index_name: str, kind: str) -> None:
+    """Sparse scores are the dot product over shared indices (repeated indices add up), sparse-dense scores add
+    the dense dot product; checked against a dense numpy model of the same data, with a filter and after deletes."""
+    rng = np.random.default_rng(11)
+    vocabulary, count = 500, 400
+    dense_index = kind == "hybrid"
+    if dense_index:
+        pc.create_index(name=index_name, dimension=8, metric="dotproduct", spec=SPEC)
+    else:
+        pc.create_index(name=index_name, metric="dotproduct", vector_type="sparse", spec=SPEC)
+    idx = pc.Index(host=pc.describe_index(index_name).host)
+    sparse_model = np.zeros((count, vocabulary))
+    dense = rng.normal(size=(count, 8)).astype(np.float32)
+    records = []
+    for i in range(count):
+        indices = rng.integers(0, vocabulary, size=int(rng.integers(1, 30))).tolist()  # repeats allowed
+        values = rng.random(len(indices)).astype(np.float32).tolist()
+        np.add.at(sparse_model[i], indices, values)
+        record: dict[str, Any] = {"id": str(i), "sparse_values": {"indices": indices, "values": values}}
+        record["metadata"] = {"even": i % 2 == 0}
+        if dense_index:
+            record["values"] = [float(x) for x in dense[i]]
+        records.append(record)
+    idx.upsert(vectors=records, batch_size=100)
+    idx.delete(ids=[str(i) for i in range(0, count, 10)])
+    alive = np.array([i % 10 != 0 for i in range(count)])
+    q_indices = rng.integers(0, vocabulary, size=40).tolist()
+    q_values = rng.random(40).astype(np.float32).tolist()
+    q_model = np.zeros(vocabulary)
+    np.add.at(q_model, q_indices, q_values)
+    q_dense = rng.normal(size=8).astype(np.float32)
+    scores = sparse_model @ q_model + (dense @ q_dense if dense_index else 0.0)
+    for only_even in (False, True):
+        keep = alive & (np.arange(count) % 2 == 0 if only_even else True) & (scores != 0)
+        order = [i for i in np.argsort(-scores, kind="stable") if keep[i]][:20]
+        kwargs: dict[str, Any] = {"sparse_vector": {"indices": q_indices, "values": q_values}, "top_k": 20}
+        if dense_index:
+            kwargs["vector"] = [float(x) for x in q_dense]
+        if only_even:
+            kwargs["filter"] = {"even": True}
+        result = idx.query(**kwargs)
+        assert [m.score for m in result.matches] == pytest.approx([float(scores[i]) for i in order], rel=1e-4)
+        assert [m.id for m in result.matches] == [str(i) for i in order]
+    pc.delete_index(index_name)
+
+
 @pytest.mark.parametrize("metric", ["cosine", "dotproduct", "euclidean"])
 def test_int8_prepass_returns_the_exact_top_k(
     pc: Pinecone, index_name: str, metric: str, monkeypatch: pytest.MonkeyPatch

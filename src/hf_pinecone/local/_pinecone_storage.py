@@ -367,15 +367,16 @@ class Namespace:
         return local if isinstance(rows, slice) else rows[local]
 
     def _sparse_postings(self) -> tuple[npt.NDArray[np.uint32], FloatArray, npt.NDArray[np.intp]]:
-        """Every row's sparse entries concatenated: (indices, values, row), cached until the next change."""
+        """An inverted index of the sparse values: (indices, values, row) sorted by index, cached until a change."""
         if self._postings is None:
             parts = [(row, entry) for row, entry in enumerate(self.sparse) if entry is not None]
             if parts:
                 indices = np.concatenate([entry[0] for _, entry in parts]).astype(np.uint32, copy=False)
                 values = np.concatenate([entry[1] for _, entry in parts]).astype(np.float32, copy=False)
-                owners = np.repeat(
-                    np.array([row for row, _ in parts], dtype=np.intp), [entry[0].shape[0] for _, entry in parts]
-                )
+                lengths = np.fromiter((entry[0].shape[0] for _, entry in parts), dtype=np.intp, count=len(parts))
+                owners = np.repeat(np.fromiter((row for row, _ in parts), dtype=np.intp, count=len(parts)), lengths)
+                order = np.argsort(indices)
+                indices, values, owners = indices[order], values[order], owners[order]
             else:
                 indices = np.empty(0, dtype=np.uint32)
                 values = np.empty(0, dtype=np.float32)
@@ -384,14 +385,25 @@ class Namespace:
         return self._postings
 
     def sparse_scores(self, query: Sparse) -> FloatArray:
-        """Dot product of the sparse query with every row's sparse values (0 for rows without any)."""
+        """Dot product of the sparse query with every row's sparse values (0 for rows without any).
+
+        Only the postings of the query's indices are read (two binary searches per query index), so a query costs
+        its matches, not the size of the namespace.
+        """
         indices, values, owners = self._sparse_postings()
-        # Repeated query indices add up (the dot product is linear), as repeated record indices do below.
+        # Repeated query indices add up (the dot product is linear), as repeated record indices do.
         q_indices, inverse = np.unique(query[0], return_inverse=True)
         q_values = np.bincount(inverse, weights=query[1].astype(np.float64), minlength=q_indices.shape[0])
-        hit = np.isin(indices, q_indices)
-        weights = values[hit].astype(np.float64) * q_values[np.searchsorted(q_indices, indices[hit])]
-        return np.bincount(owners[hit], weights=weights, minlength=self.count).astype(np.float32)
+        lo = np.searchsorted(indices, q_indices, side="left")
+        hi = np.searchsorted(indices, q_indices, side="right")
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(self.count, dtype=np.float32)
+        firsts = np.cumsum(lengths) - lengths
+        positions = np.repeat(lo, lengths) + (np.arange(total) - np.repeat(firsts, lengths))
+        weights = values[positions].astype(np.float64) * np.repeat(q_values, lengths)
+        return np.bincount(owners[positions], weights=weights, minlength=self.count).astype(np.float32)
 
     def search_hybrid(
         self,
