@@ -29,7 +29,7 @@ DIM = 8
 
 def _metadata_of_size(size: int) -> dict[str, Any]:
     """Metadata of exactly ``size`` compact JSON bytes with several keys (spaced JSON would be larger)."""
-    base = {"genre": "drama", "year": 1999.5, "tags": ["a", "b"], "text": ""}
+    base = {"genre": "drama", "year": 1999, "tags": ["a", "b"], "text": ""}
     text = "x" * (size - metadata_size(base))
     metadata = {**base, "text": text}
     assert metadata_size(metadata) == size
