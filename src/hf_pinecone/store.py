@@ -646,6 +646,89 @@ class PineconeStore(PineconeVectorStore):
         plane = await self._aplane()
         await plane.adelete(self._ns(namespace), ids=ids, delete_all=bool(delete_all), filter=filter)
 
+    # -- constructors of the base class, without the SDK's control-plane lookup ---
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        batch_size: int = 32,
+        text_key: str = "text",
+        namespace: str | None = None,
+        index_name: str | None = None,
+        upsert_kwargs: dict[str, Any] | None = None,
+        pool_threads: int = 4,
+        embeddings_chunk_size: int = 1000,
+        async_req: bool = True,
+        *,
+        id_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """Build a store on ``index_name`` (resolved at first use) and add ``texts``; upstream's signature.
+
+        ``pool_threads`` is accepted for compatibility (``upsert_concurrency=`` sets the requests in flight).
+        """
+        store = cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+        store.add_texts(
+            texts,
+            metadatas=metadatas,
+            ids=ids,
+            namespace=namespace,
+            batch_size=batch_size,
+            embedding_chunk_size=embeddings_chunk_size,
+            async_req=async_req,
+            id_prefix=id_prefix,
+            **(upsert_kwargs or {}),
+        )
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        batch_size: int = 32,
+        text_key: str = "text",
+        namespace: str | None = None,
+        index_name: str | None = None,
+        upsert_kwargs: dict[str, Any] | None = None,
+        embeddings_chunk_size: int = 1000,
+        *,
+        id_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """Async :meth:`from_texts`."""
+        store = cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+        await store.aadd_texts(
+            texts,
+            metadatas=metadatas,
+            ids=ids,
+            namespace=namespace,
+            batch_size=batch_size,
+            embedding_chunk_size=embeddings_chunk_size,
+            id_prefix=id_prefix,
+            **(upsert_kwargs or {}),
+        )
+        return store
+
+    @classmethod
+    def from_existing_index(
+        cls,
+        index_name: str,
+        embedding: Embeddings,
+        text_key: str = "text",
+        namespace: str | None = None,
+        pool_threads: int = 4,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """A store on an existing index, looked up at first use (``pool_threads`` accepted for compatibility)."""
+        return cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+
     # -- stats ---
 
     def describe_index_stats(self) -> dict[str, Any]:
