@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,7 +39,8 @@ def serve_endpoint_cmd(
     per_item_delay: Annotated[float, typer.Option(help="Simulated seconds per input.")] = 0.0,
     replicas: Annotated[int | None, typer.Option(help="Requests served at once; the rest queue.")] = None,
     max_concurrent_requests: Annotated[
-        int, typer.Option(help="Concurrency permits, one per input (TEI's default 512); a single input finding none gets 429.")
+        int,
+        typer.Option(help="Concurrency permits, one per input (TEI's default 512); a single input finding none: 429."),
     ] = 512,
     flavor: Annotated[
         EndpointFlavor,

@@ -190,9 +190,11 @@ class _PooledJob:
 
 @dataclass(frozen=True)
 class _Tokenizers:
-    """The model's fast tokenizer, one copy per truncation setting (copies are never reconfigured, so threads
-    can share them: changing a shared tokenizer's settings while another thread encodes fails with "Already
-    borrowed")."""
+    """The model's fast tokenizer, one copy per truncation setting.
+
+    Copies are never reconfigured, so threads can share them: changing a shared tokenizer's settings while
+    another thread encodes fails with "Already borrowed".
+    """
 
     plain: Any
     right: Any
@@ -287,7 +289,7 @@ class SentenceTransformerEmbedder:
                 if bar_was_enabled:
                     transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
             folder = _model_folder(path)
-        self._tokenizers = _make_tokenizers(model, folder, int(model.max_seq_length))
+        self._tokenizers = _make_tokenizers(model, folder, int(model.max_seq_length or 512))
         self._prompts, self._default_prompt = _read_prompts(folder)
         self._model = model
 
@@ -307,8 +309,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_input_length(self) -> int:
-        """The model's ``max_seq_length`` in tokens (loads the model); TEI reads the same value
-        (router/src/lib.rs: ``st_config.max_seq_length``)."""
+        """The model's ``max_seq_length`` in tokens (loads the model).
+
+        TEI reads the same value (router/src/lib.rs: ``st_config.max_seq_length``).
+        """
         return int(self._get_model().max_seq_length)
 
     @property
@@ -387,9 +391,11 @@ class SentenceTransformerEmbedder:
     def tokenize(
         self, inputs: Sequence[str], *, add_special_tokens: bool = True, prompt_name: str | None = None
     ) -> list[list[dict[str, Any]]]:
-        """TEI's ``POST /tokenize`` answer for ``inputs``: per input, its tokens as ``{id, text, special, start,
-        stop}`` (core/src/tokenization.rs ``tokenize_input`` and ``into_tokens``: no truncation; ``start``/``stop``
-        are byte offsets into the prompted text, ``null`` for special tokens, whose ``text`` is the token).
+        """TEI's ``POST /tokenize`` answer for ``inputs``.
+
+        Per input, its tokens as ``{id, text, special, start, stop}`` (core/src/tokenization.rs ``tokenize_input``
+        and ``into_tokens``: no truncation; ``start``/``stop`` are byte offsets into the prompted text, ``null`` for
+        special tokens, whose ``text`` is the token).
 
         Raises:
             InputValidationError: Unknown prompt, or an input over the character limit.
@@ -630,8 +636,10 @@ def _make_tokenizers(model: Any, folder: Path | None, max_len: int) -> _Tokenize
 
 
 def _read_prompts(folder: Path | None) -> tuple[dict[str, str] | None, str | None]:
-    """``prompts`` and the default prompt of ``config_sentence_transformers.json`` (router/src/lib.rs reads the
-    same file: ``prompts`` and ``default_prompt_name``)."""
+    """``prompts`` and the default prompt of ``config_sentence_transformers.json``.
+
+    router/src/lib.rs reads the same file: ``prompts`` and ``default_prompt_name``.
+    """
     if folder is None:
         return None, None
     try:

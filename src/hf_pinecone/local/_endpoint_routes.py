@@ -51,16 +51,22 @@ def state_of(request: Request) -> EndpointState:
 
 
 async def health(request: Request) -> Response:
-    """``GET /``, ``/health``, ``/ping``: the toolkit answers ``Ok`` (webservice_starlette.py ``health``); TEI an
-    empty 200 (server.rs ``health`` returns ``()``)."""
+    """``GET /``, ``/health``, ``/ping``.
+
+    The toolkit answers ``Ok`` (webservice_starlette.py ``health``); TEI an empty 200 (server.rs ``health``
+    returns ``()``).
+    """
     if state_of(request).flavor == "toolkit":
         return PlainTextResponse("Ok")
     return Response(status_code=200)
 
 
 async def metrics(request: Request) -> Response:
-    """``GET /metrics``: Prometheus text with TEI's request counters (server.rs ``metrics``; names from
-    ``metrics::counter!`` calls: ``te_request_count``, ``te_request_success``, ``te_request_failure``)."""
+    """``GET /metrics``: Prometheus text with TEI's request counters.
+
+    server.rs ``metrics``; names from its ``metrics::counter!`` calls (``te_request_count``,
+    ``te_request_success``, ``te_request_failure``).
+    """
     s = state_of(request).stats
     failures = s.requests - s.served
     lines = [
@@ -79,8 +85,7 @@ async def metrics(request: Request) -> Response:
 
 
 async def info(request: Request) -> Response:
-    """``GET /info``: TEI's ``Info`` (router/src/lib.rs), ``served_model_name``, ``sha`` and ``docker_label``
-    included."""
+    """``GET /info``: TEI's ``Info`` (router/src/lib.rs) with ``served_model_name``, ``sha``, ``docker_label``."""
     state = state_of(request)
     emb = state.embedder
     max_input = emb.max_input_length if isinstance(emb, (TokenCounter, TokenizingEmbedder)) else 512
@@ -224,7 +229,7 @@ def _pooled(chunks: list[Any], req: EmbedRequest) -> np.ndarray:
         vectors = vectors[:, : req.dimensions]
         if req.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms == 0, 1, norms)
+            vectors = np.asarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
     return vectors
 
 

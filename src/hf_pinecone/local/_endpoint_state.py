@@ -90,8 +90,11 @@ class EndpointStats:
 
 
 class _Permits:
-    """TEI's ``limit_concurrent_requests`` semaphore, taken a few inputs at a time (no hold-and-wait deadlock:
-    inputs that got a permit run and release it while the others wait). Only the event loop's thread uses it."""
+    """TEI's ``limit_concurrent_requests`` semaphore, taken a few inputs at a time.
+
+    No hold-and-wait deadlock: inputs that got a permit run and release it while the others wait. Only the
+    event loop's thread uses it.
+    """
 
     def __init__(self, total: int) -> None:
         self.free = total

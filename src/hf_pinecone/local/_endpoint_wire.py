@@ -95,8 +95,11 @@ def error_response(kind: RouteKind, err: ApiError) -> Response:
 
 
 def framework_response(kind: RouteKind, err: FrameworkError) -> Response:
-    """A framework error: TEI's plain text; the toolkit answers its own JSON (webservice_starlette.py
-    ``predict``: every exception is ``{"error": str(e)}``; kept with an ``error_type`` as before)."""
+    """A framework error: TEI's plain text.
+
+    The toolkit answers its own JSON (webservice_starlette.py ``predict``: every exception is
+    ``{"error": str(e)}``; kept with an ``error_type`` as before).
+    """
     if kind == "toolkit":
         body = {"error": err.message, "error_type": "Validation"}
         return Response(dumps(body), status_code=err.status, media_type="application/json")
@@ -132,10 +135,11 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 async def read_json(request: Request, *, max_payload_bytes: int, require_json_type: bool) -> Any:
-    """Read and decode the body as axum's ``Json`` extractor does, in its order: content type (415), size
-    (413, TEI's ``DefaultBodyLimit``), syntax (400). With ``require_json_type`` (TEI's routes) a lone
-    surrogate escape is a syntax error too, as serde_json makes it ("lone leading surrogate in hex escape");
-    Python's json, which the toolkit uses, lets it through.
+    """Read and decode the body as axum's ``Json`` extractor does.
+
+    In its order: content type (415), size (413, TEI's ``DefaultBodyLimit``), syntax (400). With
+    ``require_json_type`` (TEI's routes) a lone surrogate escape is a syntax error too, as serde_json makes it
+    ("lone leading surrogate in hex escape"); Python's json, which the toolkit uses, lets it through.
 
     Raises:
         FrameworkError: The body is refused.
@@ -204,9 +208,12 @@ def _is_u32(x: Any) -> bool:
 
 
 def _parse_inputs(raw: Any, key: str, *, ids_allowed: bool) -> tuple[list[TokenInput], bool]:
-    """TEI's ``Input``: untagged ``Single(InputType) | Batch(Vec<InputType>)`` with ``InputType = String |
-    Ids(Vec<u32>)`` (types.rs). serde tries the variants in order, so a flat list of integers (``[]``
-    included) is one token-id input, and a list of strings and id lists is a batch."""
+    """TEI's ``Input`` (types.rs).
+
+    Untagged ``Single(InputType) | Batch(Vec<InputType>)`` with ``InputType = String | Ids(Vec<u32>)``. serde tries
+    the variants in order, so a flat list of integers (``[]`` included) is one token-id input, and a list of strings
+    and id lists is a batch.
+    """
     if isinstance(raw, str):
         return [raw], True
     if isinstance(raw, list):
@@ -240,8 +247,10 @@ def _field(body: dict[str, Any], key: str, kind: type, what: str, *, nullable: b
 
 
 def parse_embed_request(body: Any, kind: RouteKind, *, max_batch_size: int, dimension: int) -> EmbedRequest:
-    """Parse and check an embedding request as TEI's ``EmbedRequest`` / ``OpenAICompatRequest`` (types.rs) and
-    its handlers' batch checks (server.rs ``embed``, ``openai_embed``).
+    """Parse and check an embedding request.
+
+    As TEI's ``EmbedRequest`` / ``OpenAICompatRequest`` (types.rs) and its handlers' batch checks (server.rs
+    ``embed``, ``openai_embed``).
 
     Raises:
         FrameworkError: The JSON has the wrong shape (plain text, as axum answers).
@@ -277,8 +286,10 @@ def parse_embed_request(body: Any, kind: RouteKind, *, max_batch_size: int, dime
         raw_direction = _field(body, "truncation_direction", str, "`Left` or `Right`", nullable=False)
         if raw_direction is None:
             direction = "Right"  # #[serde(default)] TruncationDirection::Right
-        elif raw_direction in ("Left", "Right"):
-            direction = raw_direction
+        elif raw_direction in ("Left", "Right", "left", "right"):
+            # types.rs `TruncationDirection`: `#[serde(alias = "left", alias = "Left")]` (and right) on main;
+            # huggingface_hub's feature_extraction types it Literal["left", "right"].
+            direction = raw_direction.capitalize()
         else:
             raise _data_error(f"truncation_direction: unknown variant `{raw_direction}`, expected `Left` or `Right`")
         prompt_name = _field(body, "prompt_name", str, "a string", nullable=True)
@@ -314,8 +325,10 @@ class TokenizeRequest:
 
 
 def parse_tokenize_request(body: Any, *, max_batch_size: int) -> TokenizeRequest:
-    """Parse ``{"inputs": str | [str], "add_special_tokens": bool = true, "prompt_name": str | null}`` and apply
-    server.rs ``tokenize``'s batch checks (empty batch 400 Empty, too many inputs 413 Validation).
+    """Parse a ``POST /tokenize`` body.
+
+    ``{"inputs": str | [str], "add_special_tokens": bool = true, "prompt_name": str | null}``, with server.rs
+    ``tokenize``'s batch checks (empty batch 400 Empty, too many inputs 413 Validation).
 
     Raises:
         FrameworkError: The JSON has the wrong shape.

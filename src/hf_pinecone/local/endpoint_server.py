@@ -84,8 +84,9 @@ _TEI_PUBLIC = frozenset({("GET", "/"), ("GET", "/health"), ("GET", "/ping"), ("G
 
 
 class _BearerAuth:
-    """TEI's ``--api-key`` middleware (server.rs ``run``: ``headers.get(AUTHORIZATION) == "Bearer <key>"``, else
-    a bare ``401`` with an empty body) in front of every route but the public ones.
+    """TEI's ``--api-key`` middleware in front of every route but the public ones.
+
+    server.rs ``run``: ``headers.get(AUTHORIZATION) == "Bearer <key>"``, else a bare ``401`` with an empty body.
 
     The toolkit flavour stands for an endpoint behind Hugging Face's proxy, which guards every path of a
     protected endpoint, health included: no route is public there.
