@@ -712,13 +712,16 @@ def test_every_http_client_shares_one_verifying_tls_context() -> None:
     def contexts_of(http: Any) -> Any:
         return http._transport._pool._ssl_context
 
-    sync_client, async_client = EndpointClient("https://example.invalid"), AsyncEndpointClient("https://x.invalid")
+    async def async_context() -> Any:
+        async with AsyncEndpointClient("https://x.invalid") as async_client:
+            return async_client._session().connector._ssl  # aiohttp's connector keeps the context it was given
+
+    sync_client = EndpointClient("https://example.invalid")
     plane = _DataPlane("https://index.invalid", "key")
     try:
         assert contexts_of(sync_client._http) is context
-        assert contexts_of(async_client._http) is context
+        assert asyncio.run(async_context()) is context
         assert contexts_of(plane.client) is context
     finally:
         sync_client.close()
         plane.close()
-        asyncio.run(async_client.aclose())
