@@ -50,7 +50,7 @@ from benchmarks._common import (
 TUTORIAL_BATCH = 64
 SPEC = EndpointSpec(max_batch_size=TUTORIAL_BATCH)  # fast: no delay, no replica limit
 CONCURRENCIES: tuple[int | None, ...] = (1, 8, 32, 64, None)  # None: adaptive (the default)
-PLOT = ROOT / "benchmarks" / "client_cpu.png"
+PLOT = ROOT / "BENCHMARKS-client-cpu.png"  # next to BENCHMARKS.md, which shows it
 
 
 # ------------------------------------------------------------------------------ in the child process
