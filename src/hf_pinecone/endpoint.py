@@ -19,7 +19,6 @@ import dataclasses
 import os
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -587,6 +586,8 @@ class AsyncEndpointClient(_Base):
 
 def _env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY``)."""
+    import urllib.request  # here: its import (http.client, email) costs more than the rest of this module
+
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     proxies = urllib.request.getproxies_environment()
