@@ -687,6 +687,27 @@ async def test_max_concurrency_is_client_wide_across_tasks(faulty: Callable[...,
     assert faults.peak == 3
 
 
+def test_async_client_survives_its_event_loop_and_is_dropped_quietly(
+    faulty: Callable[..., tuple[str, Faults]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One client used by two asyncio.run() calls, then dropped without aclose(): no aiohttp "Unclosed" errors."""
+    import gc
+    import warnings
+
+    url, _ = faulty()
+    client = AsyncEndpointClient(url, retry=FAST)
+    first = asyncio.run(client.aembed(["x"]))
+    second = asyncio.run(client.aembed(["x"]))  # the first loop's pool is gone: a new one in this loop
+    assert_close(first, expected(["x"]))
+    assert first == second
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.ERROR, logger="asyncio"):
+        warnings.simplefilter("always")
+        del client
+        gc.collect()
+    assert not [w for w in caught if "Unclosed" in str(w.message)]
+    assert "Unclosed" not in caplog.text
+
+
 def test_one_connection_pool_is_reused(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, _ = faulty()
     with EndpointClient(url, max_concurrency=1) as client:

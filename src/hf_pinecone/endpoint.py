@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import threading
@@ -454,18 +455,23 @@ class AsyncEndpointClient(_Base):
         self._batch_size_lock = asyncio.Lock()
 
     def _session(self) -> aiohttp.ClientSession:
-        if self._http is None:
+        session = self._http
+        if session is not None and session._loop.is_closed():
+            # Used again after its event loop ended (e.g. a second asyncio.run()): that pool is dead.
+            _discard(session)
+            self._http = session = None
+        if session is None:
             if self._closed:
                 raise RuntimeError("the AsyncEndpointClient is closed")
             import aiohttp
 
-            self._http = aiohttp.ClientSession(
+            self._http = session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=default_ssl_context()),
                 headers=self._headers,
                 timeout=self._timeout,
                 cookie_jar=aiohttp.DummyCookieJar(),  # an endpoint's cookies are not ours to keep
             )
-        return self._http
+        return session
 
     async def aembed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
         """Async :meth:`EndpointClient.embed`."""
@@ -575,6 +581,13 @@ class AsyncEndpointClient(_Base):
         if session is not None:
             await session.close()
 
+    def __del__(self) -> None:
+        # Dropped without aclose() (e.g. its loop ended first): close the pool quietly, as httpx's client did,
+        # instead of aiohttp's "Unclosed client session" / "Unclosed connector" errors at garbage collection.
+        session = getattr(self, "_http", None)
+        if session is not None:
+            _discard(session)
+
     async def __aenter__(self) -> AsyncEndpointClient:
         return self
 
@@ -582,6 +595,17 @@ class AsyncEndpointClient(_Base):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _discard(session: aiohttp.ClientSession) -> None:
+    """Close ``session`` without awaiting (its loop may be closed or elsewhere): transports closed, no warning."""
+    if session.closed:
+        return
+    connector = session.connector
+    session.detach()  # the session counts as closed from now on
+    if connector is not None:
+        with contextlib.suppress(Exception):  # best effort: a closed loop needs nothing more
+            connector._close()  # the synchronous part of connector.close(): marks it closed, closes transports
 
 
 def _env_proxy(url: str) -> str | None:
