@@ -342,7 +342,7 @@ async def test_client_backs_off_on_an_endpoint_that_answers_429() -> None:
     injector: TEI itself queues a batch's inputs for permits rather than refusing them, router/src/http/
     server.rs ``embed``, so a steady 429 source has to be injected): every text still comes back right, and the
     client's limit ends below where it started."""
-    from hf_pinecone._retry import RetryPolicy
+    from hf_pinecone import RetryPolicy
     from hf_pinecone.endpoint import AsyncEndpointClient
     from hf_pinecone.local import serve_endpoint
     from hf_pinecone.local.endpoint_server import HashEmbedder
