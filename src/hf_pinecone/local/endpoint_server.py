@@ -48,6 +48,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from hf_pinecone.local import _rerank_route
 from hf_pinecone.local._runner import bind_socket, drop_frames, run_in_background, serve_foreground
 
 if TYPE_CHECKING:
@@ -913,10 +914,12 @@ def create_endpoint_app(
         Route("/embed_all", handler("tei_all"), methods=["POST"]),
         Route("/v1/embeddings", handler("openai"), methods=["POST"]),
         Route("/embeddings", handler("openai"), methods=["POST"]),
+        Route("/rerank", _rerank_route.rerank, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.stats = stats
     app.state.embedder = emb
+    app.state.rerank = _rerank_route.RerankState(emb, max_batch_size, max_payload_bytes, expected_auth, True, stats)
     return app
 
 
