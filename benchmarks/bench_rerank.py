@@ -22,7 +22,15 @@ from typing import Any
 
 from benchmarks._common import ROOT, EndpointSpec, endpoint_server, log, percentile, pinecone_server, table
 
-SNLI = ROOT.parent / "shared" / "data" / "snli_validation_partial.parquet"
+# ../shared/data beside the checkout (worktrees: two levels up), when present.
+SNLI = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if (p / "data").is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "data"
+    / "snli_validation_partial.parquet"
+)
 CANDIDATES = (20, 50)
 K = 5
 

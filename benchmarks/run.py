@@ -33,6 +33,8 @@ class Scale:
     pinecone_sizes: tuple[int, ...]
     pinecone_queries: int
     pinecone_sdk_records: int
+    rerank_calls: int = 30
+    rerank_rows: int | None = None  # SNLI rows for the quality table (None: the whole file)
 
 
 FULL = Scale(
@@ -60,8 +62,10 @@ QUICK = Scale(
     pinecone_sizes=(5_000,),
     pinecone_queries=20,
     pinecone_sdk_records=500,
+    rerank_calls=5,
+    rerank_rows=150,
 )
-SCENARIOS = ("ingest", "model", "query", "memory", "pinecone")
+SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "rerank")
 
 
 def run_pinecone(scale: Scale) -> tuple[str, dict[str, Any]]:
@@ -126,6 +130,10 @@ def run_scenario(name: str, scale: Scale) -> tuple[str, dict[str, Any]]:
         return bench_memory.run(sizes=list(scale.memory_sizes))
     if name == "pinecone":
         return run_pinecone(scale)
+    if name == "rerank":
+        from benchmarks import bench_rerank
+
+        return bench_rerank.run(calls=scale.rerank_calls, rows=scale.rerank_rows)
     raise ValueError(name)
 
 
@@ -135,6 +143,7 @@ TITLES = {
     "query": "3. Query latency",
     "memory": "4. Memory",
     "pinecone": "5. Local Pinecone server",
+    "rerank": "8. Reranking",
 }
 
 
