@@ -21,6 +21,7 @@ from hf_pinecone import (
     EndpointAuthError,
     EndpointRequestError,
     EndpointReranker,
+    EndpointUnavailableError,
     InferenceEndpointCrossEncoder,
     InferenceEndpointEmbeddings,
     InferenceEndpointReranker,
@@ -256,3 +257,36 @@ def test_cross_encoder_reranker_takes_the_cross_encoder(endpoint_url: str) -> No
     with pytest.raises(RerankInputError):
         model.score([])
     model.close()
+
+
+# ------------------------------------------------------------------------------------ retries, cold start
+def test_reranker_retries_and_waits_out_a_cold_start_like_the_embeddings_client() -> None:
+    """Faults in front of the real endpoint app (FaultInjector): the reranker retries 429/5xx, a reset and a
+    cut-off body, and waits out a scaled-to-zero start (503s), through the embeddings client's machinery."""
+    from hf_pinecone import RetryPolicy
+    from hf_pinecone.local.faults import Fault, FaultPlan
+
+    script = [Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.RESET, Fault.TRUNCATED, Fault.BAD_GATEWAY]
+    plan = FaultPlan(script=script, methods={"POST"}, paths={"/rerank"})
+    fast = RetryPolicy(max_retries=6, backoff_base=0.01, backoff_max=0.05)
+    with LocalStandIns() as stand_ins, serve_endpoint(embedder=stand_ins.embedder, faults=plan) as url:
+        with EndpointReranker(url, retry=fast) as reranker:
+            ranked = reranker.rerank(QUERY, TEXTS, top_n=2)
+        assert {r.index for r in ranked} == GUITAR
+        assert plan.stats.matched == len(script) + 1 and plan.stats.total_injected == len(script)
+
+    cold = FaultPlan(methods={"POST"}, paths={"/rerank"}, cold_start_requests=3)
+    no_retries = RetryPolicy(max_retries=0, backoff_base=0.01)
+    with LocalStandIns() as stand_ins, serve_endpoint(embedder=stand_ins.embedder, faults=cold) as url:
+        rr = EndpointReranker(url, retry=no_retries, cold_start_timeout=30)
+        # max_retries=0: waiting out the cold start is bounded by cold_start_timeout, not by retries.
+        assert {r.index for r in rr.rerank(QUERY, TEXTS, top_n=2)} == GUITAR
+        assert cold.stats.injected.get("cold_start") == 3
+        rr.close()
+
+    down = FaultPlan(script=[Fault.UNAVAILABLE] * 3, methods={"POST"}, paths={"/rerank"})
+    with LocalStandIns() as stand_ins, serve_endpoint(embedder=stand_ins.embedder, faults=down) as url:
+        rr = EndpointReranker(url, retry=RetryPolicy(max_retries=1, backoff_base=0.01), cold_start_timeout=0)
+        with pytest.raises(EndpointUnavailableError, match="503"):
+            rr.rerank(QUERY, TEXTS)
+        rr.close()
