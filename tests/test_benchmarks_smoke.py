@@ -78,6 +78,18 @@ def test_pinecone_server_scenario() -> None:
     assert "| 600 |" in markdown
 
 
+@pytest.mark.slow
+def test_rerank_scenario() -> None:
+    """Scenario 8: rerank latency for 20 and 50 candidates, and the dense/rerank quality table."""
+    from benchmarks import bench_rerank
+
+    markdown, numbers = bench_rerank.run(calls=2, rows=30)
+    assert [r["candidates"] for r in numbers["latency"]] == [20, 50]
+    assert [r["requests"] for r in numbers["latency"]] == [1, 2]  # max_client_batch_size 32
+    assert list(numbers["quality"]["scores"]) == ["dense", "rerank"]
+    assert "| recall@5 |" in markdown and "| 50 | 2 |" in markdown
+
+
 def test_report_renders_machine_and_sections() -> None:
     info = run.machine()
     assert info["cores"] and info["python"] and "hf-pinecone" in info["packages"]
