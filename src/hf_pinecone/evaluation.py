@@ -224,8 +224,8 @@ def build_retrievers(
             out[mode] = rerank_retriever(dense_retriever(store, namespace=namespace), reranker, candidates=candidates)
         elif mode in ("sparse", "hybrid"):
             raise EvalInputError(
-                f"mode {mode!r} is not available yet: sparse and hybrid retrieval are not built into "
-                "hf_pinecone.evaluation; use dense or rerank, or pass a retriever for it to evaluate(...)"
+                f"mode {mode!r} is not available yet: sparse and hybrid retrievers are not built in; use dense "
+                "or rerank, or pass one as build_retrievers(..., extra={mode: retriever})"
             )
         else:
             raise EvalInputError(f"unknown mode {mode!r}; choose from {', '.join(KNOWN_MODES)}")
