@@ -290,3 +290,17 @@ def test_reranker_retries_and_waits_out_a_cold_start_like_the_embeddings_client(
         with pytest.raises(EndpointUnavailableError, match="503"):
             rr.rerank(QUERY, TEXTS)
         rr.close()
+
+
+def test_local_rerank_truncation_and_payload_limits(endpoint_url: str) -> None:
+    """TEI: a pair over the model's limit without ``truncate`` is a Validation error (413); a body over the
+    payload limit is the framework's plain-text 413."""
+    long_text = "guitar " * 1000
+    refused = httpx.post(f"{endpoint_url}/rerank", json={"query": QUERY, "texts": [long_text], "truncate": False})
+    assert refused.status_code == 413 and refused.json()["error_type"] == "Validation"
+    ok = httpx.post(f"{endpoint_url}/rerank", json={"query": QUERY, "texts": [long_text], "truncate": True})
+    assert ok.status_code == 200 and ok.json()[0]["index"] == 0
+    huge = httpx.post(f"{endpoint_url}/rerank", json={"query": QUERY, "texts": ["x" * 2_100_000]})
+    assert huge.status_code == 413 and huge.text == "Failed to buffer the request body: length limit exceeded"
+    with EndpointReranker(endpoint_url) as reranker, pytest.raises(EndpointRequestError, match="not sent"):
+        reranker.rerank(QUERY, ["x" * 2_100_000])  # refused before sending, like the embeddings client
