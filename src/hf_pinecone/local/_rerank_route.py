@@ -5,9 +5,9 @@ downloaded at run time, so the stand-in scores a (query, text) pair with the bun
 all-MiniLM-L6-v2: the cosine similarity of the two mean-pooled, L2-normalised embeddings (the same vectors
 ``/embed`` returns). ``raw_scores: true`` answers that cosine; the default answers ``sigmoid(cosine)``, as TEI
 applies a sigmoid to a reranker's single logit unless ``raw_scores`` is set (core/src/infer.rs ``predict``:
-softmax over several labels, sigmoid over one). Ranks
-are the same either way. Because it is the embedding model's own similarity, reranking dense candidates with
-the stand-in cannot reorder them; the endpoint is there to exercise the client over real HTTP.
+softmax over several labels, sigmoid over one). Ranks are the same either way. Because it is the embedding
+model's own similarity, reranking dense candidates with the stand-in cannot reorder them; the endpoint is there
+to exercise the client over real HTTP.
 
 TEI's rules followed (huggingface/text-embeddings-inference, router/src/http/server.rs ``rerank`` and
 types.rs ``RerankRequest``; statuses from ``impl From<&ErrorType> for StatusCode``: Validation -> 413,
