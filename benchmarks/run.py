@@ -36,6 +36,8 @@ class Scale:
     http_requests: int = 2_000
     http_repetitions: int = 2
     cpu_sizes: tuple[int, int] = (10_000, 40_000)
+    rerank_calls: int = 30
+    rerank_rows: int | None = None  # SNLI rows for the quality table (None: the whole file)
 
 
 FULL = Scale(
@@ -66,8 +68,10 @@ QUICK = Scale(
     http_requests=200,
     http_repetitions=1,
     cpu_sizes=(300, 1_000),
+    rerank_calls=5,
+    rerank_rows=150,
 )
-SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "http", "cpu")
+SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "http", "cpu", "rerank")
 
 
 def run_pinecone(scale: Scale) -> tuple[str, dict[str, Any]]:
@@ -140,6 +144,10 @@ def run_scenario(name: str, scale: Scale) -> tuple[str, dict[str, Any]]:
         from benchmarks import bench_client_cpu
 
         return bench_client_cpu.run(sizes=scale.cpu_sizes)
+    if name == "rerank":
+        from benchmarks import bench_rerank
+
+        return bench_rerank.run(calls=scale.rerank_calls, rows=scale.rerank_rows)
     raise ValueError(name)
 
 
@@ -151,6 +159,7 @@ TITLES = {
     "pinecone": "5. Local Pinecone server",
     "http": "6. HTTP stack: client CPU per request",
     "cpu": "7. Client CPU per record",
+    "rerank": "8. Reranking",
 }
 
 

@@ -104,6 +104,16 @@ def test_client_cpu_scenario(tmp_path: Path) -> None:
     assert numbers["one_record_cpu_s"] > 0
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert "CPU per record (us)" in markdown and "of one record" in markdown
+@pytest.mark.slow
+def test_rerank_scenario() -> None:
+    """Scenario 8: rerank latency for 20 and 50 candidates, and the dense/rerank quality table."""
+    from benchmarks import bench_rerank
+
+    markdown, numbers = bench_rerank.run(calls=2, rows=30)
+    assert [r["candidates"] for r in numbers["latency"]] == [20, 50]
+    assert [r["requests"] for r in numbers["latency"]] == [1, 2]  # max_client_batch_size 32
+    assert list(numbers["quality"]["scores"]) == ["dense", "rerank"]
+    assert "| recall@5 |" in markdown and "| 50 | 2 |" in markdown
 
 
 def test_report_renders_machine_and_sections() -> None:

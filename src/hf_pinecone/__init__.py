@@ -19,6 +19,12 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "hf_pinecone._retry",
     # LangChain embeddings
     "InferenceEndpointEmbeddings": "hf_pinecone.embeddings",
+    # reranking
+    "EndpointReranker": "hf_pinecone.rerank",
+    "InferenceEndpointReranker": "hf_pinecone.rerank",
+    "InferenceEndpointCrossEncoder": "hf_pinecone.rerank",
+    "RerankResult": "hf_pinecone.rerank",
+    "RerankInputError": "hf_pinecone.errors",
     # Pinecone
     "PineconeStore": "hf_pinecone.store",
     "ensure_index": "hf_pinecone.store",
@@ -115,6 +121,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.errors import PineconeResponseError as PineconeResponseError
     from hf_pinecone.errors import PineconeStoreError as PineconeStoreError
     from hf_pinecone.errors import PineconeUnavailableError as PineconeUnavailableError
+    from hf_pinecone.errors import RerankInputError as RerankInputError
     from hf_pinecone.ids import content_id as content_id
     from hf_pinecone.ingestion import ChunkResult as ChunkResult
     from hf_pinecone.ingestion import IngestReport as IngestReport
@@ -128,6 +135,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.lifecycle import EndpointInfo as EndpointInfo
     from hf_pinecone.lifecycle import ensure_endpoint as ensure_endpoint
     from hf_pinecone.lifecycle import resolve_endpoint_url as resolve_endpoint_url
+    from hf_pinecone.rerank import EndpointReranker as EndpointReranker
+    from hf_pinecone.rerank import InferenceEndpointCrossEncoder as InferenceEndpointCrossEncoder
+    from hf_pinecone.rerank import InferenceEndpointReranker as InferenceEndpointReranker
+    from hf_pinecone.rerank import RerankResult as RerankResult
     from hf_pinecone.retrieval import ScoredRetriever as ScoredRetriever
     from hf_pinecone.retrieval import format_docs as format_docs
     from hf_pinecone.stack import Stack as Stack

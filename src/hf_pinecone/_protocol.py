@@ -85,7 +85,8 @@ DEFAULT_BATCH_SIZE = 32
 MAX_DISCOVERED_BATCH_SIZE = 512
 # ``/info`` is a best-effort probe; it must not hold up the first embed call for a full request timeout.
 INFO_TIMEOUT = 10.0
-_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations")
+# "/rerank": the reranker (hf_pinecone.rerank) posts there and reads /info from the same base.
+_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations", "/rerank")
 _MAX_SERVER_MESSAGE = 500
 # Statuses that may be caused by one record of a batch (bad input, too long, tokenizer or backend error):
 # only these are bisected by ``detailed`` flows. 404/405/... mean a wrong URL or route for every record.

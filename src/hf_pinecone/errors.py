@@ -11,6 +11,7 @@ The tree::
     HfPineconeError
     ├── ConfigurationError (also ValueError)
     │   └── InsecureTransportError
+    ├── RerankInputError (also ValueError)  no texts, or an empty query (hf_pinecone.rerank)
     ├── EndpointError                       .status_code .url .server_message
     │   ├── EndpointAuthError
     │   ├── EndpointRequestError
@@ -73,6 +74,7 @@ __all__ = [
     "PineconeResponseError",
     "PineconeStoreError",
     "PineconeUnavailableError",
+    "RerankInputError",
     "redact",
 ]
 
@@ -154,6 +156,10 @@ class EndpointUnavailableError(EndpointError):
 
 class EndpointResponseError(EndpointError):
     """The endpoint answered 2xx with a body that is not a valid batch of embeddings."""
+
+
+class RerankInputError(HfPineconeError, ValueError):
+    """A rerank call was given nothing to rank (no texts) or an empty query; nothing was sent."""
 
 
 # ---------------------------------------------------------------- Inference Endpoint management API

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hf_pinecone.cli import _data, _endpoint, _serve
+from hf_pinecone.cli import _data, _endpoint, _eval, _serve
 from hf_pinecone.errors import HfPineconeError, redact
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(_serve.app, name="serve", help="Run a local stand-in server (endpoint, Pinecone, endpoints API).")
 app.add_typer(_endpoint.app, name="endpoint", help="Manage a Hugging Face Inference Endpoint.")
 _data.register(app)
+_eval.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

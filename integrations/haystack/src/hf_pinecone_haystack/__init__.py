@@ -1,5 +1,6 @@
-"""Haystack components for Hugging Face Inference Endpoint embeddings, on hf-pinecone's endpoint client."""
+"""Haystack components for Hugging Face Inference Endpoint embeddings and reranking, on hf-pinecone's client."""
 
 from hf_pinecone_haystack.embedders import InferenceEndpointDocumentEmbedder, InferenceEndpointTextEmbedder
+from hf_pinecone_haystack.rankers import InferenceEndpointRanker
 
-__all__ = ["InferenceEndpointDocumentEmbedder", "InferenceEndpointTextEmbedder"]
+__all__ = ["InferenceEndpointDocumentEmbedder", "InferenceEndpointRanker", "InferenceEndpointTextEmbedder"]
