@@ -213,7 +213,7 @@ async def aingest(
         embeddings.async_client  # noqa: B018
 
     started = time.perf_counter()
-    rows, total, column = await asyncio.to_thread(open_source, source, column, None)
+    rows, total, column = await asyncio.to_thread(open_source, source, column, None, limit)
     if limit is not None and total is not None:
         total = min(total, limit)
     preparer = RecordPreparer(
