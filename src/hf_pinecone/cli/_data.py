@@ -33,24 +33,30 @@ EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
 # ---------------------------------------------------------------------------------------------- options
+# Help texts must not hold "[...]": rich reads it as markup and drops it (issue 18 item 8). typer prints the
+# "env var:" part itself from envvar=; the flag still overrides the variable, exactly as Settings.from_env does.
 IndexOpt = Annotated[
     str | None,
-    typer.Option("--index", "-i", help="Pinecone index name [env: PINECONE_INDEX_NAME; default: hf-endpoints]."),
+    typer.Option(
+        "--index", "-i", envvar="PINECONE_INDEX_NAME", help="Pinecone index name (default: hf-endpoints)."
+    ),
 ]
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Pinecone namespace (default: '').")]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
-        help="Inference Endpoint URL [env: HF_ENDPOINT_URL; default: the bundled local endpoint].",
+        envvar="HF_ENDPOINT_URL",
+        help="Inference Endpoint URL (default: the bundled local endpoint, started in-process).",
     ),
 ]
 ControllerOpt = Annotated[
     str | None,
     typer.Option(
         "--controller-host",
-        help="Pinecone control-plane URL [env: PINECONE_CONTROLLER_HOST; default: Pinecone's cloud with "
-        "PINECONE_API_KEY, else the local server persisted under HF_PINECONE_HOME].",
+        envvar="PINECONE_CONTROLLER_HOST",
+        help="Pinecone control-plane URL (default: Pinecone's cloud with PINECONE_API_KEY, else the local server "
+        "persisted under HF_PINECONE_HOME).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
@@ -59,8 +65,7 @@ InsecureOpt = Annotated[
     typer.Option(
         "--allow-insecure-http",
         envvar="HF_PINECONE_ALLOW_INSECURE_HTTP",
-        help="Send HF_TOKEN to a plain-http --endpoint-url on a non-loopback host (a trusted network only) "
-        "[env: HF_PINECONE_ALLOW_INSECURE_HTTP=1].",
+        help="Send HF_TOKEN to a plain-http --endpoint-url on a non-loopback host (a trusted network only).",
     ),
 ]
 ColdStartOpt = Annotated[

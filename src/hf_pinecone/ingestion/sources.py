@@ -90,7 +90,25 @@ def check_file(path: Path) -> str:
         raise ConfigurationError(
             f"{path} is empty: nothing to ingest (check the path, or that the file was fully written)"
         )
+    kind = _line_kind(path, builder)
+    if kind is not None:
+        rows = read_lines_file(path, kind, delimiter=_delimiter(path))
+        try:
+            first = next(rows, None)  # reads the header and one record at most
+        finally:
+            rows.close()
+        if first is None:
+            raise ConfigurationError(_no_records(path, kind))
     return builder
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
+def _no_records(path: Path, kind: str) -> str:
+    what = "has a header but no rows" if kind == "csv" else "has no records (only blank lines)"
+    return f"{path} {what}: nothing to ingest"
 
 
 def _line_kind(path: Path, builder: str) -> str | None:
@@ -145,7 +163,7 @@ def _open_lines_file(
     path: Path, kind: str, column: str | None, limit: int | None
 ) -> tuple[Iterator[Any], int | None, str | None]:
     text_column = column or _TEXT_KEY
-    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    delimiter = _delimiter(path)
     if kind == "csv":
         names = header_of_csv(path, delimiter)
         if names is not None:
@@ -161,8 +179,7 @@ def _open_lines_file(
     rows = read_lines_file(path, kind, delimiter=delimiter, text_column=text_column)
     first = next(rows, None)
     if first is None:
-        what = "has a header but no rows" if kind == "csv" else "has no records (only blank lines)"
-        raise ConfigurationError(f"{path} {what}: nothing to ingest")
+        raise ConfigurationError(_no_records(path, kind))
     if kind == "json" and not isinstance(first, BadRow):
         if column is None and _TEXT_KEY not in first:
             raise ConfigurationError(
