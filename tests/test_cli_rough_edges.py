@@ -349,7 +349,7 @@ def test_ctrl_c_reports_what_was_stored_and_a_rerun_resumes(tmp_path: Path) -> N
             assert plan.wait_for_requests(10, timeout=180)
             proc.send_signal(signal.SIGINT)
         finally:
-            out, err = proc.communicate(timeout=120)
+            _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err
         assert "Traceback" not in err
         [line] = [line for line in err.splitlines() if line.strip()]
