@@ -14,7 +14,7 @@ import csv
 import gzip
 import json
 import lzma
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -214,7 +214,9 @@ def header_of_csv(path: Path, delimiter: str) -> list[str] | None:
     return [column.strip() for column in next(csv.reader([line], delimiter=delimiter), [])]
 
 
-def read_lines_file(path: Path, kind: str, *, delimiter: str = ",", text_column: str = "text") -> Iterator[Any]:
+def read_lines_file(
+    path: Path, kind: str, *, delimiter: str = ",", text_column: str = "text"
+) -> Generator[Any, None, None]:
     """Stream the rows of a line-oriented file: mappings, and :class:`BadRow` for lines that cannot be read.
 
     Args:
