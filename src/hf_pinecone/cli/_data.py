@@ -105,18 +105,24 @@ class _EchoHandler(logging.Handler):
 
 
 def _configure_logging() -> None:
-    """Show the library's warnings once each (level from HF_PINECONE_LOG_LEVEL, default WARNING)."""
+    """Show the library's warnings once each (HF_PINECONE_LOG_LEVEL=INFO or DEBUG shows more, e.g. retries).
+
+    With a handler on the ``hf_pinecone`` logger, Python's last-resort handler no longer prints a second, bare
+    copy of each warning. Propagation and the logger's level are left alone unless the variable is set, so an
+    application (or pytest's caplog) embedding the CLI still sees every record.
+    """
     logger = logging.getLogger("hf_pinecone")
-    level_name = (os.environ.get("HF_PINECONE_LOG_LEVEL") or "WARNING").upper()
-    level = logging.getLevelName(level_name)
+    wanted = os.environ.get("HF_PINECONE_LOG_LEVEL")
+    level = logging.getLevelName(wanted.upper()) if wanted else logging.WARNING
+    if not isinstance(level, int):
+        level = logging.WARNING
     handler = next((h for h in logger.handlers if isinstance(h, _EchoHandler)), None)
     if handler is None:
         handler = _EchoHandler()
         logger.addHandler(handler)
-    handler.setLevel(level if isinstance(level, int) else logging.WARNING)
-    if logger.level == logging.NOTSET or logger.level > handler.level:
-        logger.setLevel(handler.level)
-    logger.propagate = False  # no second copy through the root logger's last-resort handler
+    handler.setLevel(level)
+    if wanted:
+        logger.setLevel(level)
 
 
 def _expected_error_types() -> tuple[type[BaseException], ...]:
