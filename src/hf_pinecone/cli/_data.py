@@ -395,7 +395,8 @@ def ingest_cmd(
     if limit == 0:
         # Nothing is read, so nothing is created: an empty index would be a surprise.
         if as_json:
-            _emit_json({"status": "ok", "index": index, "namespace": namespace, **IngestReport().to_dict()})
+            name = index or DEMO_INDEX  # the envvar= of --index already filled in PINECONE_INDEX_NAME
+            _emit_json({"status": "ok", "index": name, "namespace": namespace, **IngestReport().to_dict()})
         else:
             typer.echo("nothing to ingest: --limit 0 reads no records (the index was not touched)", err=True)
         return
