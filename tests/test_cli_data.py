@@ -202,15 +202,20 @@ def test_bad_rows_finish_with_them_in_the_errors_file(cli_env: dict[str, str], t
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
     errors = tmp_path / "errors.jsonl"
     result = run("ingest", "--file", str(data), "--errors-file", str(errors), "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr  # finished, but records were rejected
     report = json.loads(result.stdout)
+    assert report["status"] == "partial"
     assert (report["upserted"], report["failed"], report["errors_file"]) == (2, 3, str(errors))
     rejected = [json.loads(line) for line in errors.read_text().splitlines()]
     assert [r["row"] for r in rejected] == [1, 2, 3]
     assert rejected[2]["text"] == "x" * 41_000 and "40960" in rejected[2]["reason"]
     human = run("ingest", "--file", str(data), "--errors-file", str(errors))
-    assert human.exit_code == 0
-    assert "already present 2" in human.stdout and "3 record(s) rejected; see" in human.stderr
+    assert human.exit_code == 3
+    assert "already present 2" in human.stdout
+    assert human.stderr.count("record(s) rejected") == 1
+    assert f"3 record(s) rejected (first, row 1: empty or whitespace-only text); all are listed in {errors}" in (
+        human.stderr
+    )
 
 
 def test_ingest_options_limit_namespace_columns(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -37,6 +37,9 @@ The tree::
     │   └── InvalidRecordError (also ValueError)      .record_id .field
     └── IngestError                         .report (the partial IngestReport)
         └── ChunkError                      .result (the chunk's partial ChunkResult); __cause__ says why
+
+    KeyboardInterrupt
+    └── IngestInterrupted                   .report (what was stored before Ctrl-C); not an HfPineconeError
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "IngestError",
+    "IngestInterrupted",
     "InsecureTransportError",
     "InvalidRecordError",
     "LifecycleAuthError",
@@ -80,11 +84,17 @@ __all__ = [
 
 _REDACTED = "***"
 # Bearer tokens and api keys that may appear inside server messages or URLs.
+# Shapes, not names: the library's own identifiers (``hf_pinecone.lifecycle``, ``pinecone_api_key=``) must
+# survive, so a key-shaped value is a run of token characters, not a word followed by punctuation.
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"),
-    re.compile(r"(?i)(api[-_]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-    re.compile(r"hf_[A-Za-z0-9]{8,}"),
-    re.compile(r"pcsk_[A-Za-z0-9_]{8,}"),
+    # `api_key=VALUE` / `"apiKey": "VALUE"`; the value starts with a token character, so prose such as
+    # "pinecone_api_key=/api_key=)" is left alone.
+    re.compile(r"(?i)(api[-_]?key[\"']?\s*[:=]\s*[\"']?)(?=[A-Za-z0-9])[^\s\"',})/]{4,}"),
+    # User access tokens are "hf_" + 34 random letters and digits (huggingface_hub's token docs): at least 20
+    # characters after the prefix, not part of a longer identifier, and not a lowercase word.
+    re.compile(r"(?<![A-Za-z0-9_.])hf_(?![a-z]+(?![A-Za-z0-9]))[A-Za-z0-9]{20,}"),
+    re.compile(r"(?<![A-Za-z0-9_.])pcsk_[A-Za-z0-9_]{8,}"),
 ]
 
 
@@ -334,3 +344,19 @@ class ChunkError(IngestError):
     def __init__(self, message: str, *, result: Any) -> None:
         super().__init__(message)
         self.result = result
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`~hf_pinecone.ingestion.ingest`; what was upserted stays stored.
+
+    A ``KeyboardInterrupt`` (so ``except Exception`` does not swallow it), carrying the partial report. Running
+    the same ingestion again resumes it: records already stored are skipped, not re-embedded.
+
+    Attributes:
+        report: The partial :class:`~hf_pinecone.ingestion.IngestReport` (``None`` if Ctrl-C came before the
+            first chunk was read).
+    """
+
+    def __init__(self, report: Any = None) -> None:
+        super().__init__("ingestion interrupted")
+        self.report = report

@@ -78,7 +78,9 @@ class Transport:
         delay = protocol.next_delay(self.retry, failure, attempt)
         if delay is None:
             raise failure.error(request, self.base, attempt + 1) from None
-        logger.warning(
+        # INFO, as the endpoint client's retries: the final error names the attempts, and a CLI user asked for
+        # one line, not one per retry (issue 18).
+        logger.info(
             "Pinecone %s failed (%s); retry %d/%d in %.2fs",
             request.operation,
             f"HTTP {failure.status_code}" if failure.status_code is not None else failure.message,

@@ -2,6 +2,7 @@
 
 Each command group lives in its own module; this one only assembles them. Expected errors
 (:class:`~hf_pinecone.errors.HfPineconeError`) print one clear line, never a traceback or a secret, and exit 1.
+Other exit statuses: 2 usage error, 3 ``ingest`` finished but rejected records, 130 Ctrl-C (see ``_data``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from hf_pinecone.errors import HfPineconeError, redact
 
 app = typer.Typer(
     name="hf-pinecone",
-    help="Hugging Face Inference Endpoint embeddings + Pinecone, as a LangChain retrieval stack.",
+    help="Hugging Face Inference Endpoint embeddings + Pinecone, as a LangChain retrieval stack. "
+    "Exit status: 0 ok, 1 error, 2 usage error, 3 ingest rejected some records, 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

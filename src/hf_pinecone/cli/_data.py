@@ -2,12 +2,17 @@
 
 Configuration comes from the environment (see :mod:`hf_pinecone.config`); flags override it. Expected errors
 print one ``error: ...`` line on stderr (never a traceback, never a secret) and exit 1.
+
+Exit status: 0 done; 1 error (nothing or only part done, the line says what); 2 usage error (click's);
+3 ``ingest`` finished but rejected records (``"status": "partial"``, see the errors file); 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,29 +27,47 @@ from hf_pinecone.errors import ConfigurationError, HfPineconeError, redact
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEMO_INDEX = "hf-endpoints"
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+"""``ingest`` completed but rejected some records (they are in the errors file)."""
+EXIT_INTERRUPTED = 130
 
 # ---------------------------------------------------------------------------------------------- options
+# Help texts must not hold "[...]": rich reads it as markup and drops it (issue 18 item 8). typer prints the
+# "env var:" part itself from envvar=; the flag still overrides the variable, exactly as Settings.from_env does.
 IndexOpt = Annotated[
     str | None,
-    typer.Option("--index", "-i", help="Pinecone index name [env: PINECONE_INDEX_NAME; default: hf-endpoints]."),
+    typer.Option(
+        "--index", "-i", envvar="PINECONE_INDEX_NAME", help="Pinecone index name (default: hf-endpoints)."
+    ),
 ]
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Pinecone namespace (default: '').")]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
-        help="Inference Endpoint URL [env: HF_ENDPOINT_URL; default: the bundled local endpoint].",
+        envvar="HF_ENDPOINT_URL",
+        help="Inference Endpoint URL (default: the bundled local endpoint, started in-process).",
     ),
 ]
 ControllerOpt = Annotated[
     str | None,
     typer.Option(
         "--controller-host",
-        help="Pinecone control-plane URL [env: PINECONE_CONTROLLER_HOST; default: Pinecone's cloud with "
-        "PINECONE_API_KEY, else the local server persisted under HF_PINECONE_HOME].",
+        envvar="PINECONE_CONTROLLER_HOST",
+        help="Pinecone control-plane URL (default: Pinecone's cloud with PINECONE_API_KEY, else the local server "
+        "persisted under HF_PINECONE_HOME).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-http",
+        envvar="HF_PINECONE_ALLOW_INSECURE_HTTP",
+        help="Send HF_TOKEN to a plain-http --endpoint-url on a non-loopback host (a trusted network only).",
+    ),
+]
 ColdStartOpt = Annotated[
     float | None,
     typer.Option(
@@ -63,9 +86,43 @@ def _secrets() -> list[str]:
     return [os.environ.get(name) or "" for name in ("HF_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "PINECONE_API_KEY")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     typer.echo(f"error: {redact(message, _secrets())}", err=True)
     return typer.Exit(code)
+
+
+class _EchoHandler(logging.Handler):
+    """Library log lines as ``warning: ...`` on the current stderr (resolved per line: CliRunner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "hf_pinecone_event", None) == "ingest.rejected":
+            return  # the command prints its own summary of rejected records
+        try:
+            message = redact(record.getMessage(), _secrets())
+        except Exception:  # pragma: no cover - a broken log call must not break the command
+            return
+        typer.echo(f"{record.levelname.lower()}: {message}", err=True)
+
+
+def _configure_logging() -> None:
+    """Show the library's warnings once each (HF_PINECONE_LOG_LEVEL=INFO or DEBUG shows more, e.g. retries).
+
+    With a handler on the ``hf_pinecone`` logger, Python's last-resort handler no longer prints a second, bare
+    copy of each warning. Propagation and the logger's level are left alone unless the variable is set, so an
+    application (or pytest's caplog) embedding the CLI still sees every record.
+    """
+    logger = logging.getLogger("hf_pinecone")
+    wanted = os.environ.get("HF_PINECONE_LOG_LEVEL")
+    level = logging.getLevelName(wanted.upper()) if wanted else logging.WARNING
+    if not isinstance(level, int):
+        level = logging.WARNING
+    handler = next((h for h in logger.handlers if isinstance(h, _EchoHandler)), None)
+    if handler is None:
+        handler = _EchoHandler()
+        logger.addHandler(handler)
+    handler.setLevel(level)
+    if wanted:
+        logger.setLevel(level)
 
 
 def _expected_error_types() -> tuple[type[BaseException], ...]:
@@ -104,20 +161,47 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
+def _cli_hints(exc: BaseException, message: str, controller_host: str | None) -> str:
+    """Rewrite the library's Python-side advice into the CLI's flags and environment variables."""
+    from hf_pinecone.errors import InsecureTransportError, PineconeUnavailableError
+
+    if isinstance(exc, InsecureTransportError):
+        python_way = "pass allow_insecure_http=True"
+        cli_way = "pass --allow-insecure-http (env HF_PINECONE_ALLOW_INSECURE_HTTP=1)"
+        return message.replace(python_way, cli_way) if python_way in message else f"{message}; CLI: {cli_way}"
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, PineconeUnavailableError):
+        cause = cause.__cause__
+    if cause is None or cause.status_code is not None or "does not speak TLS" in message:
+        return message
+    configured = controller_host if controller_host is not None else os.environ.get("PINECONE_CONTROLLER_HOST")
+    if configured and not configured.strip().startswith(("http://", "https://")):
+        return (
+            f"{message}; the Pinecone host {configured!r} has no scheme, so https:// was assumed: write "
+            f"http://{configured.strip()} for a plain-http (local) server, or fix --controller-host / "
+            "PINECONE_CONTROLLER_HOST"
+        )
+    return (
+        f"{message}; is a Pinecone server listening there? Check --controller-host / PINECONE_CONTROLLER_HOST "
+        "(unset both, and PINECONE_API_KEY, to use the local server)"
+    )
+
+
 def reports_errors(func: F) -> F:
     """Turn expected errors into one ``error: ...`` line and exit code 1 (Ctrl-C: exit 130)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _configure_logging()
         try:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except _expected_error_types() as exc:
-            raise _fail(_one_line(exc)) from None
+            raise _fail(_cli_hints(exc, _one_line(exc), kwargs.get("controller_host"))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -188,15 +272,66 @@ def _print_matches(query: str, matches: list[dict[str, Any]]) -> None:
         typer.echo(f"  {match['score']:.2f}  {match['text']}")
 
 
-def _load_hf_dataset(name: str, split: str, config: str | None) -> Any:
+def _load_saved_dataset(folder: Path, split: str) -> Any:
+    """A folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk`` (memory-mapped, not copied)."""
     import datasets
 
     try:
+        loaded = datasets.load_from_disk(str(folder))
+    except Exception as exc:  # a damaged folder: datasets raises many types
+        raise ConfigurationError(f"cannot load the saved dataset in {folder}: {' '.join(str(exc).split())}") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise ConfigurationError(
+                f"split {split!r} not found in the saved dataset {folder}; choose one with --split: "
+                f"{', '.join(loaded)}"
+            )
+        return loaded[split]
+    return loaded
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face Hub cannot be reached (a 3 s TCP connect), or ``None`` when it can.
+
+    ``datasets`` would otherwise spend tens of seconds in huggingface_hub's retries before failing offline.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    parts = urlsplit(constants.ENDPOINT)
+    host = parts.hostname or "huggingface.co"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except OSError as exc:
+        return f"cannot reach {constants.ENDPOINT} ({exc.strerror or type(exc).__name__})"
+
+
+def _load_hf_dataset(name: str, split: str, config: str | None) -> Any:
+    folder = Path(name).expanduser()
+    if folder.is_dir() and ((folder / "state.json").is_file() or (folder / "dataset_dict.json").is_file()):
+        return _load_saved_dataset(folder, split)
+    import datasets
+    from huggingface_hub import constants
+
+    offline = bool(constants.HF_HUB_OFFLINE)
+    if not folder.exists():
+        problem = None if offline else _hub_unreachable()
+        if problem is not None:
+            raise ConfigurationError(
+                f"cannot load dataset {name!r}: {problem}; connect to the network, set HF_HUB_OFFLINE=1 to use "
+                "a copy in the local cache, or give a local file (--file) or dataset folder (--dataset DIR)"
+            )
+    try:
         return datasets.load_dataset(name, config, split=split, streaming=True)
     except Exception as exc:  # offline, unknown name or split: datasets raises many types
-        raise ConfigurationError(
-            f"cannot load dataset {name!r} (split {split!r}): {' '.join(str(exc).split())}"
-        ) from None
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if offline and not folder.exists():
+            detail += " (HF_HUB_OFFLINE is set: only datasets in the local cache can be loaded)"
+        raise ConfigurationError(f"cannot load dataset {name!r} (split {split!r}): {detail}") from None
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -241,14 +376,30 @@ def ingest_cmd(
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
     cold_start_timeout: ColdStartOpt = None,
+    allow_insecure_http: InsecureOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records)."""
-    from hf_pinecone.errors import IngestError
-    from hf_pinecone.ingestion import ingest
+    """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records).
+
+    Exit status: 0 done; 3 done but some records were rejected (listed in --errors-file; "status": "partial"
+    with --json); 1 error; 130 Ctrl-C (what was stored is kept: run the same command again to resume).
+    """
+    from hf_pinecone.errors import IngestError, IngestInterrupted
+    from hf_pinecone.ingestion import IngestReport, ingest
+    from hf_pinecone.ingestion.sources import check_file
 
     if (file is None) == (dataset is None):
         raise ConfigurationError("give exactly one source: --file PATH or --dataset NAME")
+    if file is not None:
+        check_file(file.expanduser())  # missing or empty: one line before any index is created
+    if limit == 0:
+        # Nothing is read, so nothing is created: an empty index would be a surprise.
+        if as_json:
+            name = index or DEMO_INDEX  # the envvar= of --index already filled in PINECONE_INDEX_NAME
+            _emit_json({"status": "ok", "index": name, "namespace": namespace, **IngestReport().to_dict()})
+        else:
+            typer.echo("nothing to ingest: --limit 0 reads no records (the index was not touched)", err=True)
+        return
     source: Any = file if file is not None else _load_hf_dataset(str(dataset), split, config_name)
     with _stack(
         index=index,
@@ -259,6 +410,7 @@ def ingest_cmd(
         batch_size=batch_size,
         max_concurrency=concurrency,
         cold_start_timeout=cold_start_timeout,
+        allow_insecure_http=allow_insecure_http or None,
     ) as stack:
         try:
             report = ingest(
@@ -279,12 +431,42 @@ def ingest_cmd(
             if as_json and partial is not None:
                 _emit_json({"status": "error", "error": redact(str(exc), _secrets()), **partial.to_dict()})
             raise
-        if as_json:
-            _emit_json({"status": "ok", "index": stack.index_name, "namespace": namespace, **report.to_dict()})
-            return
+        except IngestInterrupted as exc:
+            _report_interrupted(exc.report, stack.index_name, namespace, as_json)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        where = {"index": stack.index_name, "namespace": namespace}
+    if as_json:
+        _emit_json({"status": report.status, **where, **report.to_dict()})
+    else:
         typer.echo(f"index {stack.index_name!r}: {report}")
         if report.failed:
-            typer.echo(f"{report.failed} record(s) rejected; see {report.errors_file}", err=True)
+            typer.echo(_rejected_line(report), err=True)
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _rejected_line(report: Any) -> str:
+    """One line for the rejected records: how many, the first reason, where they are listed."""
+    first = f" (first, row {report.rejected[0].row}: {report.rejected[0].reason})" if report.rejected else ""
+    where = f"; all are listed in {report.errors_file}" if report.errors_file else ""
+    return redact(f"{report.failed} record(s) rejected{first}{where}; exit status {EXIT_PARTIAL}", _secrets())
+
+
+def _report_interrupted(report: Any, index: str, namespace: str | None, as_json: bool) -> None:
+    """Ctrl-C during ingest: what was stored, and that re-running the same command resumes."""
+    if as_json:
+        payload = report.to_dict() if report is not None else {}
+        _emit_json({"status": "interrupted", "index": index, "namespace": namespace, **payload})
+    done = (
+        f"{report.upserted} record(s) stored in index {index!r} before Ctrl-C (read {report.read}, already "
+        f"present {report.already_present}, failed {report.failed})"
+        if report is not None
+        else f"nothing stored in index {index!r} yet"
+    )
+    typer.echo(
+        f"interrupted: {done}; run the same command again to resume: stored records are skipped, not re-embedded",
+        err=True,
+    )
 
 
 @reports_errors
@@ -299,6 +481,7 @@ def query_cmd(
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
     cold_start_timeout: ColdStartOpt = None,
+    allow_insecure_http: InsecureOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index for the texts most similar to TEXT."""
@@ -310,6 +493,7 @@ def query_cmd(
         controller_host=controller_host,
         create_index=False,
         cold_start_timeout=cold_start_timeout,
+        allow_insecure_http=allow_insecure_http or None,
     ) as stack:
         results = stack.store.similarity_search_with_score(text, k=top_k, filter=flt, namespace=namespace)
         matches = _matches(results)

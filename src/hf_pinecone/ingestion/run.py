@@ -39,6 +39,7 @@ from hf_pinecone.errors import (
     EndpointUnavailableError,
     HfPineconeError,
     IngestError,
+    IngestInterrupted,
     redact,
 )
 from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk
@@ -213,7 +214,7 @@ async def aingest(
         embeddings.async_client  # noqa: B018
 
     started = time.perf_counter()
-    rows, total, column = await asyncio.to_thread(open_source, source, column, None)
+    rows, total, column = await asyncio.to_thread(open_source, source, column, None, limit)
     if limit is not None and total is not None:
         total = min(total, limit)
     preparer = RecordPreparer(
@@ -230,6 +231,7 @@ async def aingest(
     slots = asyncio.Semaphore(max_chunks_in_flight)
     tasks: set[asyncio.Task[ChunkResult]] = set()
     failure: list[BaseException] = []
+    completed = False
 
     def finished(task: asyncio.Task[ChunkResult]) -> None:
         tasks.discard(task)
@@ -270,15 +272,23 @@ async def aingest(
             # Chunks already in flight still finish, so everything embedded is stored before we report.
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-        except BaseException:
+            completed = not failure
+        except BaseException as exc:
             for task in tasks:
                 task.cancel()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+            if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+                # Ctrl-C / cancellation: what was stored so far travels with the exception (ingest() turns it
+                # into IngestInterrupted.report); chunks cancelled mid-way may have stored a little more.
+                exc.report = totals.report(time.perf_counter() - started)  # type: ignore[union-attr]
             raise
     finally:
         await asyncio.to_thread(reader.close)
         sink.close()
+        if completed and not bar.disable and bar.total != bar.n:
+            bar.total = bar.n  # a counted file's line total is an estimate (blank lines, multi-line cells)
+            bar.refresh()
         bar.close()
 
     report = totals.report(time.perf_counter() - started)
@@ -293,6 +303,7 @@ async def aingest(
             "%d record(s) rejected%s",
             report.failed,
             f"; see {report.errors_file}" if report.errors_file else "",
+            extra={"hf_pinecone_event": "ingest.rejected"},  # the CLI prints its own summary line instead
         )
     return report
 
@@ -367,6 +378,8 @@ def ingest(
         ConfigurationError: The source or a column is invalid (raised before anything is written).
         IngestError: A run-level failure (auth, endpoint unavailable after retries, store failure) stopped the
             run; what was upserted stays stored and ``exc.report`` holds the partial :class:`IngestReport`.
+        IngestInterrupted: Ctrl-C (a ``KeyboardInterrupt``); ``exc.report`` says what was stored before it.
+            Running the same call again resumes: stored records are skipped.
     """
     chosen_embeddings = embeddings if embeddings is not None else store.embeddings
 
@@ -391,10 +404,24 @@ def ingest(
         finally:
             await _close_loop_clients(chosen_embeddings, store)
 
+    partial: list[IngestReport] = []
+
+    async def run_and_keep_partial() -> IngestReport:
+        try:
+            return await run_and_close()
+        except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+            report = getattr(exc, "report", None)
+            if isinstance(report, IngestReport):
+                partial.append(report)
+            raise
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(run_and_close())
+        try:
+            return asyncio.run(run_and_keep_partial())
+        except KeyboardInterrupt:
+            raise IngestInterrupted(partial[0] if partial else None) from None
     # Called from a running loop (a notebook, an async app): run on a private loop in a worker thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-ingest") as pool:
         return pool.submit(asyncio.run, run_and_close()).result()

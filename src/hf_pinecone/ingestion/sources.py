@@ -1,4 +1,7 @@
-"""Where records come from: local files (streamed through ``datasets``), Hugging Face datasets, iterables.
+"""Where records come from: local files (streamed), Hugging Face datasets, iterables.
+
+Line-oriented files (``.txt``, ``.csv``/``.tsv``, ``.jsonl``) are read by :mod:`~hf_pinecone.ingestion.files`
+(a bad line is rejected, the rest read); ``.parquet`` and JSON arrays stream through ``datasets``.
 
 :class:`Reader` turns a source into chunks of prepared, deduplicated records (first occurrence wins) with the
 rows it rejected; it runs in a worker thread, one call at a time.
@@ -6,6 +9,7 @@ rows it rejected; it runs in a worker thread, one call at a time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +17,20 @@ from typing import Any, Union
 
 from hf_pinecone.errors import ConfigurationError, redact
 from hf_pinecone.ingestion._dedup import DigestSet, id_digest
+from hf_pinecone.ingestion.files import (
+    LINE_FORMATS,
+    BadRow,
+    compression_suffix,
+    count_lines,
+    header_of_csv,
+    is_blank_file,
+    looks_like_json_lines,
+    read_lines_file,
+)
 from hf_pinecone.ingestion.records import TEXT_KEY, Record, RecordPreparer
 from hf_pinecone.ingestion.report import RejectedRecord
 
-__all__ = ["Chunk", "Reader", "Source", "open_source"]
+__all__ = ["Chunk", "Reader", "Source", "check_file", "open_source"]
 
 _TEXT_KEY = TEXT_KEY
 _FILE_BUILDERS = {
@@ -57,17 +71,73 @@ def _file_builder(path: Path) -> tuple[str, dict[str, Any]]:
     return builder, ({"sep": "\t"} if ext == ".tsv" else {})
 
 
+def check_file(path: Path) -> str:
+    """Check that ``path`` is an ingestible file before anything else is done; return its builder.
+
+    Raises:
+        ConfigurationError: The file is missing, of an unknown type, or empty (nothing to ingest).
+    """
+    if any(ch in str(path) for ch in "*?["):
+        return _file_builder(path)[0]  # a glob: datasets expands it
+    if not path.exists():
+        raise ConfigurationError(f"file not found: {path}")
+    if path.is_dir():
+        raise ConfigurationError(
+            f"{path} is a folder; give a file, or --dataset / a datasets.Dataset for a dataset folder"
+        )
+    builder = _file_builder(path)[0]
+    if builder != "parquet" and is_blank_file(path):
+        raise ConfigurationError(
+            f"{path} is empty: nothing to ingest (check the path, or that the file was fully written)"
+        )
+    kind = _line_kind(path, builder)
+    if kind is not None:
+        rows = read_lines_file(path, kind, delimiter=_delimiter(path))
+        try:
+            first = next(rows, None)  # reads the header and one record at most
+        finally:
+            rows.close()
+        if first is None:
+            raise ConfigurationError(_no_records(path, kind))
+    return builder
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
+def _no_records(path: Path, kind: str) -> str:
+    what = "has a header but no rows" if kind == "csv" else "has no records (only blank lines)"
+    return f"{path} {what}: nothing to ingest"
+
+
+def _line_kind(path: Path, builder: str) -> str | None:
+    """How :mod:`~hf_pinecone.ingestion.files` reads ``path`` (``text``/``csv``/``json``); ``None``: datasets."""
+    if any(ch in str(path) for ch in "*?["):
+        return None
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
+        if compression_suffix(path) is None:
+            return None  # zstd/lz4: datasets (fsspec) decompresses them
+        suffixes.pop()
+    ext = suffixes[-1] if suffixes else ""
+    if ext in LINE_FORMATS:
+        return LINE_FORMATS[ext]
+    if ext == ".json" and looks_like_json_lines(path):
+        return "json"
+    return None
+
+
 def _load_file(path: Path) -> Any:
     """Open a local file as a streaming ``datasets.IterableDataset`` (bounded memory whatever its size)."""
-    if not any(ch in str(path) for ch in "*?[") and not path.exists():
-        raise ConfigurationError(f"file not found: {path}")
     builder, kwargs = _file_builder(path)
     import datasets
 
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", streaming=True, **kwargs)
     except Exception as exc:  # datasets raises many unrelated types for unreadable files
-        raise ConfigurationError(f"cannot read {path} as {builder}: {redact(str(exc))}") from exc
+        detail = " ".join(redact(str(exc)).split()) or type(exc).__name__
+        raise ConfigurationError(f"cannot read {path} as {builder}: {detail}") from exc
 
 
 def _row_count(source: Any, path: Path | None) -> int | None:
@@ -87,6 +157,40 @@ def _row_count(source: Any, path: Path | None) -> int | None:
         except TypeError:
             return None
     return None
+
+
+def _open_lines_file(
+    path: Path, kind: str, column: str | None, limit: int | None
+) -> tuple[Iterator[Any], int | None, str | None]:
+    text_column = column or _TEXT_KEY
+    delimiter = _delimiter(path)
+    if kind == "csv":
+        names = header_of_csv(path, delimiter)
+        if names is not None:
+            if column is None and _TEXT_KEY not in names:
+                raise ConfigurationError(
+                    f"{path} has no 'text' column; choose the text column with column= / --column "
+                    f"(one of: {', '.join(names)})"
+                )
+            if column is not None and column not in names:
+                raise ConfigurationError(f"column {column!r} not found in {path}; it has: {', '.join(names)}")
+    elif kind == "text" and column is not None and column != _TEXT_KEY:
+        raise ConfigurationError(f"{path} is a text file: each line is a record; leave out column= / --column")
+    rows = read_lines_file(path, kind, delimiter=delimiter, text_column=text_column)
+    first = next(rows, None)
+    if first is None:
+        raise ConfigurationError(_no_records(path, kind))
+    if kind == "json" and not isinstance(first, BadRow):
+        if column is None and _TEXT_KEY not in first:
+            raise ConfigurationError(
+                f"{path} has no 'text' column; choose the text column with column= / --column "
+                f"(one of: {', '.join(map(str, first))})"
+            )
+        if column is not None and column not in first:
+            raise ConfigurationError(f"column {column!r} not found in {path}; it has: {', '.join(map(str, first))}")
+    lines = count_lines(path, limit)
+    total = None if lines is None else max(0, lines - (1 if kind == "csv" else 0))
+    return itertools.chain([first], rows), total, None if kind == "text" else column
 
 
 def _column_names(source: Any) -> list[str] | None:
@@ -114,14 +218,23 @@ def _iter_rows(source: Any, batch_size: int) -> Iterator[Any]:
 
 
 def open_source(
-    source: Source, column: str | None, dataset_split: str | None
+    source: Source, column: str | None, dataset_split: str | None, limit: int | None = None
 ) -> tuple[Iterator[Any], int | None, str | None]:
-    """Return (row iterator, row count if known, effective text column)."""
+    """Return (row iterator, row count if known, effective text column).
+
+    Rows are mappings or strings, and :class:`~hf_pinecone.ingestion.files.BadRow` for lines of a local file
+    that could not be read (the reader rejects them with their reason). ``limit`` only bounds the counting of
+    a file's lines for the progress bar.
+    """
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
-        dataset = _load_file(path)
         if dataset_split is not None:
             raise ConfigurationError("split applies to Hugging Face datasets, not to local files")
+        builder = check_file(path)
+        kind = _line_kind(path, builder)
+        if kind is not None:
+            return _open_lines_file(path, kind, column, limit)
+        dataset = _load_file(path)
         names = _column_names(dataset)
         if column is None and names is not None and _TEXT_KEY not in names:
             raise ConfigurationError(
@@ -130,10 +243,13 @@ def open_source(
         if column is not None and names is not None and column not in names:
             raise ConfigurationError(f"column {column!r} not found in {path}; it has: {', '.join(names)}")
         rows = _iter_rows(dataset, 1024)
-        if _file_builder(path)[0] == "text":
+        if builder == "text":
             # Blank lines separate paragraphs in text files; they are not records.
             rows = (row for row in rows if str(row.get(_TEXT_KEY) or "").strip())
-        return rows, _row_count(dataset, path), column
+        total = _row_count(dataset, path)
+        if total == 0:
+            raise ConfigurationError(f"{path} has no rows: nothing to ingest")
+        return rows, total, column
     if isinstance(source, bytes):
         raise ConfigurationError("source must be a path, a dataset or an iterable of texts/records, not bytes")
     if _is_hf_dataset(source):
@@ -190,6 +306,9 @@ class Reader:
             index = self._row
             self._row += 1
             chunk.read += 1
+            if isinstance(row, BadRow):
+                chunk.rejected.append(RejectedRecord(index, None, row.text, row.reason))
+                continue
             prepared = self._preparer.prepare(row, index)
             if isinstance(prepared, RejectedRecord):
                 chunk.rejected.append(prepared)
