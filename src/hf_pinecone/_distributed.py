@@ -29,7 +29,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -593,6 +595,29 @@ def check_dedupe(dedupe: str) -> str:
     if dedupe not in ("worker", "global"):
         raise ConfigurationError(f"dedupe must be 'worker' or 'global', got {dedupe!r}")
     return dedupe
+
+
+_ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception)): (.+)$", re.M)
+_OUR_ERROR_LINE = re.compile(r"^\s*hf_pinecone\.errors\.(\w+): (.+)$", re.M)
+
+
+def worker_error(text: str) -> tuple[str, str]:
+    """(class name, ``"Name: message"``) of a worker's own error in an engine's failure text.
+
+    Ray and Spark carry a worker's exception as text (its traceback, then their own wrapping and, for Spark,
+    a JVM stack); our own error classes are preferred, else the last ``Name: message`` line of the Python part.
+    """
+    python_part = text.split("JVM stacktrace", 1)[0]
+    found = _OUR_ERROR_LINE.findall(python_part) or _ERROR_LINE.findall(python_part)
+    if not found:
+        return "", " ".join(python_part.split())[:2000]
+    name, message = found[-1]
+    return name, f"{name}: {message.strip()}"
+
+
+def engine_failure(exc: BaseException) -> tuple[str, str]:
+    """:func:`worker_error` of an exception raised by an engine (its chained causes and text included)."""
+    return worker_error("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + "\n" + str(exc))
 
 
 def failure_message(exc: BaseException, secrets: Sequence[str]) -> str:

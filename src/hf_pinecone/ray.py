@@ -54,6 +54,7 @@ from hf_pinecone._distributed import (
     SecretSource,
     WorkerSpec,
     check_dedupe,
+    engine_failure,
     failure_message,
     open_run,
     prepare_table,
@@ -194,8 +195,9 @@ def collect_report(
             collector.add(table)
     except Exception as exc:
         report = collector.report()
-        message = failure_message(exc, secrets)
-        if _caused_by(exc, ConfigurationError):
+        kind, text = engine_failure(exc)
+        message = failure_message(Exception(text), secrets)
+        if kind == "ConfigurationError" or _caused_by(exc, ConfigurationError):
             raise ConfigurationError(message) from None
         raise IngestError(f"ingestion stopped: {message} ({report})", report=report) from None
     return collector.report()

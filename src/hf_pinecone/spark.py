@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import re
 import threading
 import time
 from collections import deque
@@ -48,6 +47,7 @@ from hf_pinecone._distributed import (
     prepare_table,
     read_prepared,
     share_budget,
+    worker_error,
 )
 from hf_pinecone.errors import ConfigurationError, IngestError
 from hf_pinecone.ingestion import PINECONE_MAX_METADATA_BYTES, IngestReport
@@ -269,7 +269,7 @@ def ingest(
             table = outcomes.toArrow()
         except Exception as exc:
             report = collector.report()
-            kind, message = _worker_error(str(exc))
+            kind, message = worker_error(str(exc))
             message = failure_message(Exception(message), run.secrets)
             if kind == "ConfigurationError":
                 raise ConfigurationError(message) from None
@@ -278,17 +278,3 @@ def ingest(
         report = collector.report()
     seconds = time.perf_counter() - started
     return dataclasses.replace(report, seconds=seconds, records_per_second=report.read / seconds if seconds else 0.0)
-
-
-def _worker_error(text: str) -> tuple[str, str]:
-    """(exception class name, message) of the Python worker's error in Spark's job-failure text.
-
-    Spark embeds the worker's whole traceback (and a JVM stack) in the message; its last ``Name: message``
-    line before the JVM part is the worker's own error.
-    """
-    python_part = text.split("JVM stacktrace", 1)[0]
-    found = re.findall(r"^\s*((?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception))): (.*)$", python_part, re.M)
-    if not found:
-        return "", " ".join(python_part.split())[:2000]
-    _, name, message = found[-1]
-    return name, f"{name}: {message.strip()}"
