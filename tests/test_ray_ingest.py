@@ -18,17 +18,17 @@ from typing import Any
 
 import pytest
 
-ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-import ray.data  # noqa: E402
+import ray
+import ray.data
 
-import distributed_support as ds_support  # noqa: E402
-from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services  # noqa: E402
-from hf_pinecone._retry import RetryPolicy  # noqa: E402
-from hf_pinecone.errors import ConfigurationError  # noqa: E402
-from hf_pinecone.ids import content_id  # noqa: E402
-from hf_pinecone.local.faults import Fault  # noqa: E402
+import distributed_support as ds_support
+from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services
+from hf_pinecone._retry import RetryPolicy
+from hf_pinecone.errors import ConfigurationError
+from hf_pinecone.ids import content_id
+from hf_pinecone.local.faults import Fault
 
 FAST_RETRY = RetryPolicy(max_retries=8, backoff_base=0.02, backoff_max=0.2)
 TESTS_DIR = Path(__file__).resolve().parent
@@ -160,7 +160,9 @@ def test_composable_parts_and_datasink(ray_cluster: Any, svc: Services, index_na
     assert (report.read, report.upserted) == (100, 100)
     assert svc.contents(index_name) == expected(rows)
 
-    vectors = [{"id": f"v{i}", "values": [float(i + 1)] * ds_support.DIM, "metadata": {"text": f"t{i}"}} for i in range(50)]
+    vectors = [
+        {"id": f"v{i}", "values": [float(i + 1)] * ds_support.DIM, "metadata": {"text": f"t{i}"}} for i in range(50)
+    ]
     sink = PineconeDatasink(index_host=host, namespace="pre", pinecone_api_key=local_pinecone_key)
     ray.data.from_items(vectors).write_datasink(sink)
     assert sink.upserted == 50
@@ -308,3 +310,36 @@ def test_driver_killed_then_rerun_embeds_only_the_missing(ray_cluster: Any, inde
         assert embedded_again == corpus - stored_before
         assert report.embedded == report.upserted == n - len(stored_before)
         assert s.contents(index_name) == expected(rows)
+
+
+def test_cli_engine_ray_reads_a_directory(ray_cluster: Any, svc: Services, index_name: str, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from hf_pinecone.cli import app
+    from test_cli_engines import write_parts
+
+    rows = corpus_rows(300)
+    write_parts(tmp_path / "corpus", rows, 3)
+    args = [
+        "ingest",
+        "--engine",
+        "ray",
+        "--workers",
+        "2",
+        "--file",
+        str(tmp_path / "corpus"),
+        "--endpoint-url",
+        svc.endpoint_url,
+        "--controller-host",
+        svc.pinecone_url,
+        "--index",
+        index_name,
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (payload["engine"], payload["read"], payload["upserted"]) == ("ray", 300, 300)
+    assert svc.contents(index_name) == expected(rows)

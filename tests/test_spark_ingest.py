@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 pytest.importorskip("pyspark")
-if os.system("java -version >/dev/null 2>&1") != 0:  # noqa: S605 - fixed command, no input
+if os.system("java -version >/dev/null 2>&1") != 0:
     pytest.skip("Spark needs a Java runtime (apt-get install openjdk-17-jre-headless)", allow_module_level=True)
 
-from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services  # noqa: E402
-from hf_pinecone._retry import RetryPolicy  # noqa: E402
-from hf_pinecone.errors import ConfigurationError  # noqa: E402
-from hf_pinecone.ids import content_id  # noqa: E402
-from hf_pinecone.local.faults import Fault  # noqa: E402
+from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services
+from hf_pinecone._retry import RetryPolicy
+from hf_pinecone.errors import ConfigurationError
+from hf_pinecone.ids import content_id
+from hf_pinecone.local.faults import Fault
 
 FAST_RETRY = RetryPolicy(max_retries=8, backoff_base=0.02, backoff_max=0.2)
 TESTS_DIR = Path(__file__).resolve().parent
@@ -61,7 +61,12 @@ def ingest(s: Services, df: Any, index: str, **kwargs: Any) -> Any:
     from hf_pinecone.spark import ingest as spark_ingest
 
     return spark_ingest(
-        df, endpoint_url=s.endpoint_url, controller_host=s.pinecone_url, index_name=index, retry_policy=FAST_RETRY, **kwargs
+        df,
+        endpoint_url=s.endpoint_url,
+        controller_host=s.pinecone_url,
+        index_name=index,
+        retry_policy=FAST_RETRY,
+        **kwargs,
     )
 
 
@@ -75,7 +80,11 @@ def expected(rows: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]
 
 
 def frame(spark: Any, rows: list[dict[str, Any]], partitions: int) -> Any:
-    return spark.createDataFrame(rows, "text string, `group` string, n long").repartition(partitions).sortWithinPartitions("n")
+    return (
+        spark.createDataFrame(rows, "text string, `group` string, n long")
+        .repartition(partitions)
+        .sortWithinPartitions("n")
+    )
 
 
 def assert_balanced(report: Any) -> None:
@@ -131,12 +140,17 @@ def test_secrets_resolved_in_workers_never_pickled_or_logged(
     with services(endpoint_token=token, pinecone_key=key) as s:
         rows = corpus_rows(300)
         report = ingest(
-            s, frame(spark, rows, 2), index_name, hf_token=FileSecret(tmp_path / "token"),
+            s,
+            frame(spark, rows, 2),
+            index_name,
+            hf_token=FileSecret(tmp_path / "token"),
             pinecone_api_key=FileSecret(tmp_path / "key"),
         )
         assert report.upserted == 300 and s.contents(index_name) == expected(rows)
         spec = WorkerSpec(
-            endpoint_url=s.endpoint_url, index_host="h", hf_token=FileSecret(tmp_path / "token"),
+            endpoint_url=s.endpoint_url,
+            index_host="h",
+            hf_token=FileSecret(tmp_path / "token"),
             pinecone_api_key=FileSecret(tmp_path / "key"),
         )
         blob = cloudpickle.dumps(partition_function(spec))  # what Spark ships to every task
@@ -179,3 +193,37 @@ def test_endpoint_faults_and_cold_start_with_two_workers(spark: Any, svc: Servic
     assert report.failed == 0
     assert svc.contents(index_name) == expected(rows)
     assert_balanced(report)
+
+
+def test_cli_engine_spark_reads_a_jsonl_glob(spark: Any, svc: Services, index_name: str, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from hf_pinecone.cli import app
+
+    rows = corpus_rows(200)
+    for part in range(2):
+        lines = [json.dumps(r) for r in rows[part * 100 : (part + 1) * 100]]
+        (tmp_path / f"corpus-{part}.jsonl").write_text("\n".join(lines) + "\n")
+    args = [
+        "ingest",
+        "--engine",
+        "spark",
+        "--workers",
+        "2",
+        "--file",
+        str(tmp_path / "corpus-*.jsonl"),
+        "--endpoint-url",
+        svc.endpoint_url,
+        "--controller-host",
+        svc.pinecone_url,
+        "--index",
+        index_name,
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (payload["engine"], payload["read"], payload["upserted"]) == ("spark", 200, 200)
+    assert svc.contents(index_name) == expected(rows)

@@ -195,7 +195,9 @@ def _load_hf_dataset(name: str, split: str, config: str | None) -> Any:
 def ingest_cmd(
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Local .parquet, .jsonl/.json, .csv/.tsv or .txt file (read streaming)."),
+        typer.Option(
+            "--file", "-f", help="A .parquet, .jsonl/.json, .csv/.tsv or .txt file, a directory or a glob of them."
+        ),
     ] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Hugging Face dataset name or local dataset folder.")
@@ -232,14 +234,24 @@ def ingest_cmd(
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
     as_json: JsonOpt = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process), ray (RAY_ADDRESS or a local cluster) or spark.")
+    ] = "local",
+    workers: Annotated[int | None, typer.Option(min=1, help="Workers for --engine ray|spark.")] = None,
 ) -> None:
     """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records)."""
+    from hf_pinecone.cli import _engines
     from hf_pinecone.errors import IngestError
     from hf_pinecone.ingestion import ingest
 
     if (file is None) == (dataset is None):
         raise ConfigurationError("give exactly one source: --file PATH or --dataset NAME")
-    source: Any = file if file is not None else _load_hf_dataset(str(dataset), split, config_name)
+    if engine != "local":  # every option above, by name: the engines module maps them
+        _distributed_ingest_cmd(engine, locals())
+        return
+    source: Any = (
+        _engines.local_source(file) if file is not None else _load_hf_dataset(str(dataset), split, config_name)
+    )
     with _stack(
         index=index,
         namespace=namespace,
@@ -274,6 +286,23 @@ def ingest_cmd(
         typer.echo(f"index {stack.index_name!r}: {report}")
         if report.failed:
             typer.echo(f"{report.failed} record(s) rejected; see {report.errors_file}", err=True)
+
+
+def _distributed_ingest_cmd(engine: str, args: dict[str, Any]) -> None:
+    """``ingest --engine ray|spark``: the same options and output, through :mod:`hf_pinecone.cli._engines`."""
+    from hf_pinecone.cli import _engines
+
+    if engine not in _engines.ENGINES:
+        raise ConfigurationError(f"--engine must be one of {', '.join(_engines.ENGINES)}, got {engine!r}")
+    _quiet_model_loading()
+    report = _engines.distributed_ingest(engine, **_engines.cli_options(args))
+    if args["as_json"]:
+        _emit_json({"status": "ok", "engine": engine, "index": args["index"], "namespace": args["namespace"],
+                    **report.to_dict()})
+        return
+    typer.echo(f"{engine}: {report}")
+    if report.failed:
+        typer.echo(f"{report.failed} record(s) rejected; see {report.errors_file}", err=True)
 
 
 @reports_errors
