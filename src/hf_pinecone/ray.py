@@ -43,10 +43,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import ray
-import ray.data
 from langchain_core.embeddings import Embeddings
-from ray.data import Datasink
+
+try:
+    import ray
+    import ray.data
+    from ray.data import Datasink
+except ImportError as exc:  # pragma: no cover - the extra is missing
+    raise ImportError(f"hf_pinecone.ray needs the 'ray' extra: pip install 'hf-pinecone[ray]' ({exc})") from exc
 
 from hf_pinecone._distributed import (
     ChunkWorker,
