@@ -343,3 +343,26 @@ def test_cli_engine_ray_reads_a_directory(ray_cluster: Any, svc: Services, index
     payload = json.loads(result.stdout[result.stdout.index("{") :])
     assert (payload["engine"], payload["read"], payload["upserted"]) == ("ray", 300, 300)
     assert svc.contents(index_name) == expected(rows)
+
+
+def test_wrong_token_stops_the_run_with_one_clear_line(ray_cluster: Any, tmp_path: Path, index_name: str) -> None:
+    from hf_pinecone.errors import IngestError
+    from hf_pinecone.ray import ingest as ray_ingest
+    from hf_pinecone.store import ensure_index
+
+    good, wrong = "hf_rayRightToken0123456789", "hf_rayWrongToken0123456789"
+    (tmp_path / "token").write_text(wrong)
+    with services(endpoint_token=good) as s:
+        host = ensure_index(index_name, dimension=ds_support.DIM, api_key="local", host=s.pinecone_url)
+        with pytest.raises(IngestError) as caught:
+            ray_ingest(
+                ray.data.from_items(corpus_rows(50)),
+                endpoint_url=s.endpoint_url,
+                host=host,
+                workers=1,
+                hf_token=FileSecret(tmp_path / "token"),
+            )
+    message = str(caught.value)
+    assert "\n" not in message and "EndpointAuthError" in message and "401" in message
+    assert wrong not in message and good not in message
+    assert caught.value.report.upserted == 0
