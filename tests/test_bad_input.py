@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from pinecone import Pinecone
-from pinecone.exceptions import PineconeApiException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from conftest import HashEndpoint, vector_count
 from hf_pinecone.cli import app as cli_app
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.endpoint import EndpointClient
@@ -35,6 +35,7 @@ from hf_pinecone.errors import (
     IndexMismatchError,
     IngestError,
     MetadataTooLargeError,
+    PineconeRequestError,
     PineconeStoreError,
 )
 from hf_pinecone.ids import content_id
@@ -48,10 +49,9 @@ DIM = 16
 ONE_MB = 1_000_000
 
 
-@pytest.fixture(scope="module")
-def hash_url() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(DIM)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    return hash_endpoint(DIM)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def store(emb: InferenceEndpointEmbeddings, pinecone_url: str, index_name: str) 
 
 
 def count(store: PineconeStore) -> int:
-    return int(store.index.describe_index_stats().total_vector_count)
+    return vector_count(store, None)
 
 
 # ------------------------------------------------------------------------------ None / non-string items
@@ -420,19 +420,20 @@ def test_invalid_index_name_in_the_cli_is_one_line(monkeypatch: pytest.MonkeyPat
 
 # ------------------------------------------------------------------------------ unknown filter operator
 def test_unknown_filter_operator_is_a_400_naming_it(store: PineconeStore) -> None:
-    """Documented handling: Pinecone's own typed 400 (``PineconeApiException``) carrying its message."""
+    """Documented handling: a library error (never the SDK's) with Pinecone's status and its own message."""
     store.add_texts(["a"], metadatas=[{"genre": "drama"}])
-    with pytest.raises(PineconeApiException) as caught:
+    with pytest.raises(PineconeRequestError) as caught:
         store.similarity_search("a", filter={"genre": {"$regex": "dr.*"}})
-    assert caught.value.status == 400 and "$regex" in str(caught.value.body)
+    assert caught.value.status_code == 400 and "$regex" in str(caught.value.server_message)
+    assert caught.value.attempts == 1  # a 400 is not retried
     assert [d.page_content for d in store.similarity_search("a", k=1, filter={"genre": {"$eq": "drama"}})] == ["a"]
 
 
 async def test_unknown_filter_operator_async(store: PineconeStore) -> None:
     await store.aadd_texts(["a"])
-    with pytest.raises(PineconeApiException) as caught:
+    with pytest.raises(PineconeRequestError) as caught:
         await store.asimilarity_search("a", filter={"genre": {"$like": "x"}})
-    assert caught.value.status == 400 and "$like" in str(caught.value.body)
+    assert caught.value.status_code == 400 and "$like" in str(caught.value.server_message)
 
 
 def test_unknown_filter_operator_in_the_cli_is_one_line(

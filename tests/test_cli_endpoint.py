@@ -1,8 +1,8 @@
 """``hf-pinecone endpoint ...`` against the local management API stand-in (real huggingface_hub, loopback).
 
 In-process commands run through typer's CliRunner with ``--api-url``; one test runs the installed console
-script in a subprocess, configured only by environment variables (HF_PINECONE_ENDPOINTS_API, HF_ENDPOINT,
-HF_TOKEN), as a user would.
+script in a subprocess, configured only by environment variables (HF_PINECONE_ENDPOINTS_API and HF_TOKEN), as
+a user would.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from hf_pinecone.local.hf_api_server import HfApiStandIn, create_hf_api_app, ser
 TOKEN = "s3cret-cli-token-7781"
 NS = "acme"
 REPO = "sentence-transformers/all-MiniLM-L6-v2"
-DIM = 12
+DIM = 384  # REPO's endpoints embed with the bundled all-MiniLM-L6-v2
+HASH_DIM = 12  # any other repository's: hash vectors
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
-    app: Any = create_hf_api_app(dimension=DIM, token=TOKEN, fail_repositories={"broken/model"})
+    app: Any = create_hf_api_app(dimension=HASH_DIM, token=TOKEN, fail_repositories={"broken/model"})
     with serve_hf_api(app=app) as url:  # not patched: the CLI must get there through --api-url / env alone
         yield Api(base=url, stand_in=app.stand_in)
 
@@ -154,12 +155,9 @@ def test_invalid_name_is_rejected_before_any_request(api: Api) -> None:
 def test_console_script_configured_by_environment(api: Api, name: str) -> None:
     script = shutil.which("hf-pinecone", path=os.path.dirname(sys.executable))
     command = [script] if script else [sys.executable, "-c", "from hf_pinecone.cli import main; main()"]
-    env = {
-        **os.environ,
-        "HF_PINECONE_ENDPOINTS_API": api.v2,
-        "HF_ENDPOINT": api.base,  # whoami gives the default namespace
-        "HF_TOKEN": TOKEN,
-    }
+    # One variable is enough: whoami (the default namespace) is asked of the same loopback stand-in, no HF_ENDPOINT.
+    env = {k: v for k, v in os.environ.items() if k != "HF_ENDPOINT"}
+    env.update({"HF_PINECONE_ENDPOINTS_API": api.v2, "HF_TOKEN": TOKEN})
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(

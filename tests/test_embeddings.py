@@ -232,7 +232,7 @@ def test_endpoint_name_is_resolved_lazily_through_the_management_api() -> None:
     from hf_pinecone.local.hf_api_server import create_hf_api_app, serve_hf_api
 
     token, ns, name = "s3cret-embeddings-token", "acme", f"emb-{uuid.uuid4().hex[:8]}"
-    app: Any = create_hf_api_app(dimension=384, token=token)
+    app: Any = create_hf_api_app(dimension=384, token=token, bundled_model=False)  # hash vectors, as vec()
     with serve_hf_api(app=app, patch=True):
         lifecycle.ensure_endpoint(
             name,

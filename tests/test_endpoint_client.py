@@ -701,8 +701,8 @@ def test_every_http_client_shares_one_verifying_tls_context() -> None:
     """The CA bundle is loaded once per process, and the shared context still verifies certificates."""
     import ssl
 
+    from hf_pinecone._pinecone.data_plane import DataPlane
     from hf_pinecone._tls import default_ssl_context
-    from hf_pinecone.store import _DataPlane
 
     context = default_ssl_context()
     assert context is default_ssl_context()
@@ -713,11 +713,11 @@ def test_every_http_client_shares_one_verifying_tls_context() -> None:
         return http._transport._pool._ssl_context
 
     sync_client, async_client = EndpointClient("https://example.invalid"), AsyncEndpointClient("https://x.invalid")
-    plane = _DataPlane("https://index.invalid", "key")
+    plane = DataPlane("https://index.invalid", "key")
     try:
         assert contexts_of(sync_client._http) is context
         assert contexts_of(async_client._http) is context
-        assert contexts_of(plane.client) is context
+        assert contexts_of(plane.sync._http()) is context
     finally:
         sync_client.close()
         plane.close()

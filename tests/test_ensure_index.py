@@ -9,7 +9,7 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from pinecone import Pinecone
 
-from hf_pinecone.errors import ConfigurationError, IndexMismatchError
+from hf_pinecone.errors import ConfigurationError, IndexMismatchError, PineconeAuthError
 from hf_pinecone.local import serve_pinecone
 from hf_pinecone.store import embedding_dimension, ensure_index
 
@@ -121,9 +121,9 @@ def secured_url() -> Iterator[str]:
         yield url
 
 
-def test_rejected_key_is_a_configuration_error_without_the_key(secured_url: str, index_name: str) -> None:
+def test_rejected_key_is_an_auth_error_without_the_key(secured_url: str, index_name: str) -> None:
     wrong = "pcsk_wrong_key_abcdef123456"
-    with pytest.raises(ConfigurationError) as info:
+    with pytest.raises(PineconeAuthError) as info:
         ensure_index(index_name, dimension=4, api_key=wrong, host=secured_url)
     text = f"{info.value!s} {info.value!r} {info.value.__cause__!s}"
     assert "401" in str(info.value)

@@ -1,8 +1,9 @@
 """Inference Endpoint lifecycle through huggingface_hub, offline against the local management API stand-in.
 
 Every call goes through the real ``huggingface_hub`` client over loopback HTTP to
-:mod:`hf_pinecone.local.hf_api_server`, whose endpoint URLs serve real embeddings (the local endpoint app with
-a deterministic HashEmbedder) behind a state gate. States move one step per observation, so no test sleeps.
+:mod:`hf_pinecone.local.hf_api_server`, whose endpoint URLs serve real embeddings behind a state gate (the
+local endpoint app with the bundled all-MiniLM-L6-v2 for that repository, deterministic hash vectors for any
+other). States move one step per observation, so no test sleeps.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from hf_pinecone.local.hf_api_server import HfApiStandIn, create_hf_api_app, ser
 TOKEN = "s3cret-lifecycle-token-0042"  # not hf_-shaped, so only our own scrubbing can hide it
 NS = "acme"
 REPO = "sentence-transformers/all-MiniLM-L6-v2"
-DIM = 16
+DIM = 384  # the bundled all-MiniLM-L6-v2, which serves REPO's endpoints
+HASH_REPO = "intfloat/e5-small-v2"  # any other repository: hash vectors of HASH_DIM
+HASH_DIM = 16
 FAST = {"refresh_every": 0.01, "timeout": 30.0}
 
 
@@ -46,7 +49,7 @@ class HfApi:
 @pytest.fixture(scope="module")
 def hf_api() -> Iterator[HfApi]:
     """The stand-in (token required), with huggingface_hub pointed at it for the whole module."""
-    app: Any = create_hf_api_app(dimension=DIM, token=TOKEN, fail_repositories={"broken/model"})
+    app: Any = create_hf_api_app(dimension=HASH_DIM, token=TOKEN, fail_repositories={"broken/model"})
     with serve_hf_api(app=app, patch=True) as url:
         yield HfApi(url=url, stand_in=app.stand_in)
 
@@ -78,7 +81,8 @@ def test_create_wait_use_pause_resume_scale_to_zero_delete(hf_api: HfApi, name: 
     assert vectors[0] != vectors[1]
 
     assert lifecycle.pause_endpoint(name, namespace=NS, token=TOKEN).status == "paused"
-    assert _embed(info.url, ["x"]).status_code == 503
+    paused = _embed(info.url, ["x"])  # Hugging Face's proxy: 400, not a cold start's 503
+    assert (paused.status_code, paused.json()) == (400, {"error": "Bad Request: Invalid state"})
 
     resumed = lifecycle.resume_endpoint(name, namespace=NS, token=TOKEN, wait=True, **FAST)
     assert resumed.running
@@ -97,6 +101,39 @@ def test_create_wait_use_pause_resume_scale_to_zero_delete(hf_api: HfApi, name: 
         lifecycle.endpoint_status(name, namespace=NS, token=TOKEN)
     assert lifecycle.delete_endpoint(name, namespace=NS, token=TOKEN, missing_ok=True) is False
     assert _embed(info.url, ["x"]).status_code == 404
+
+
+def _info(url: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/info", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert response.status_code == 200
+    info: dict[str, Any] = response.json()
+    return info
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (
+        sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5
+    )
+
+
+def test_the_bundled_model_repository_embeds_with_the_model(hf_api: HfApi, name: str) -> None:
+    info = lifecycle.ensure_endpoint(name, repository=REPO, namespace=NS, token=TOKEN, **FAST)
+    assert info.url is not None
+    assert _info(info.url)["model_id"] == REPO
+    with EndpointClient(url=info.url, token=TOKEN) as client:
+        dog, puppy, market = client.embed(["a happy dog", "a joyful puppy", "the stock market fell"])
+    # Meaning, not hashing: a paraphrase is closer than an unrelated sentence.
+    assert _cosine(dog, puppy) > _cosine(dog, market) + 0.2
+
+
+def test_other_repositories_get_hash_vectors_and_say_so(hf_api: HfApi, name: str) -> None:
+    from hf_pinecone.local.hf_api_server import HASH_MODEL_ID
+
+    info = lifecycle.ensure_endpoint(name, repository=HASH_REPO, namespace=NS, token=TOKEN, **FAST)
+    assert info.url is not None
+    assert _info(info.url)["model_id"] == HASH_MODEL_ID
+    with EndpointClient(url=info.url, token=TOKEN) as client:
+        assert [len(v) for v in client.embed(["a happy dog"])] == [HASH_DIM]
 
 
 def test_existing_running_endpoint_is_reused_without_create_call(hf_api: HfApi, name: str) -> None:
@@ -298,6 +335,22 @@ def test_use_management_api_restores_huggingface_hub(hf_api: HfApi) -> None:
         assert constants.ENDPOINT == "http://127.0.0.1:1234"
     after = (constants.INFERENCE_ENDPOINTS_ENDPOINT, constants.ENDPOINT, constants.HF_HUB_OFFLINE)
     assert after == before
+
+
+def test_a_loopback_management_api_alone_also_answers_whoami(
+    hf_api: HfApi, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HF_PINECONE_ENDPOINTS_API alone is enough for a local stand-in: whoami goes to the same server."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.co")  # as without the module's patch
+    with lifecycle.use_management_api(f"{hf_api.url}/v2/"):
+        assert hf_api.url == constants.ENDPOINT
+        info = lifecycle.ensure_endpoint(name, repository=HASH_REPO, token=TOKEN, **FAST)  # no namespace
+    assert info.namespace == "local-user"
+    assert constants.ENDPOINT == "https://huggingface.co"
+    with lifecycle.use_management_api("https://api.example.com/v2"):
+        assert constants.ENDPOINT == "https://huggingface.co"  # not a stand-in: the Hub URL is left alone
 
 
 def test_embeddings_resolve_endpoint_name_lazily(hf_api: HfApi, name: str) -> None:

@@ -190,6 +190,25 @@ def test_classify_error_never_contains_the_token() -> None:
     assert "mytoken-123" not in (error.server_message or "")
 
 
+def test_a_paused_or_failed_endpoint_is_a_state_error_with_the_resume_hint() -> None:
+    """Hugging Face's proxy answers a paused endpoint 400 "Bad Request: Invalid state" (not a bad record)."""
+    from hf_pinecone.lifecycle import EndpointStateError
+
+    error = classify_error(400, URL, "Bad Request: Invalid state")
+    assert isinstance(error, EndpointStateError) and not isinstance(error, EndpointRequestError)
+    assert "hf-pinecone endpoint resume NAME" in str(error) and error.status_code == 400
+    assert type(classify_error(400, URL, "Input validation error: inputs cannot be empty")) is EndpointRequestError
+
+
+def test_a_paused_endpoint_is_neither_retried_nor_bisected() -> None:
+    from hf_pinecone.lifecycle import EndpointStateError
+
+    protocol = EndpointProtocol(URL, retry=FAST, cold_start_timeout=600)
+    paused = err(400, "Bad Request: Invalid state")
+    with pytest.raises(EndpointStateError):
+        drive(protocol.batch_flow(["a", "b", "c", "d"], detailed=True), scripted([paused]))
+
+
 def test_learned_batch_size() -> None:
     msg = "batch size 32 > maximum allowed batch size 8"
     assert learned_batch_size(422, msg, 32) == 8

@@ -1,9 +1,10 @@
 """Cold starts over real loopback HTTP against the Inference Endpoints stand-in (``hf_api_server``).
 
-Covers the stand-in's ``X-Scale-Up-Timeout`` hold (``protocols.md`` 1d) and the client's second ``GET /info``
-probe after a cold start. The replica's start is driven by the tests themselves (``scale_up_seconds=None``:
-only a fetch or :meth:`HfApiStandIn.set_state` brings it up), and the tests wait on the stand-in's own record
-of held requests, so no test sleeps or asserts on timing.
+Covers the stand-in's ``X-Scale-Up-Timeout`` hold (``protocols.md`` 1d), the client's second ``GET /info``
+probe after a cold start, and the difference between a cold start (503: waited out) and a paused or failed
+endpoint (400 "Invalid state": a typed error at once). The replica's start is driven by the tests themselves
+(``scale_up_seconds=None``: only a fetch or :meth:`HfApiStandIn.set_state` brings it up), and the tests wait on
+the stand-in's own record of held requests, so no test sleeps or asserts on timing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from hf_pinecone import InferenceEndpointEmbeddings
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient
+from hf_pinecone.lifecycle import EndpointStateError
 from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
 from hf_pinecone.local.hf_api_server import HfApiStandIn, create_hf_api_app, serve_hf_api
 
@@ -145,14 +147,15 @@ def test_a_too_short_hold_answers_the_same_503(manual: StandIn) -> None:
     assert manual.stand_in.state_of(NS, "short") == "initializing"
 
 
-def test_a_hold_ends_with_503_when_the_endpoint_is_paused_meanwhile(manual: StandIn) -> None:
+def test_a_hold_ends_with_the_paused_answer_when_the_endpoint_is_paused_meanwhile(manual: StandIn) -> None:
+    """A paused endpoint answers 400 "Bad Request: Invalid state", as Hugging Face's proxy does (no 503)."""
     url = manual.create_scaled_to_zero("paused")
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(post, url, ["x"], "30")
         assert manual.stand_in.wait_for_holds(1)
         manual.stand_in.set_state(NS, "paused", "paused")
         response = future.result(timeout=30)
-    assert response.status_code == 503 and "paused" in response.json()["error"]
+    assert response.status_code == 400 and response.json() == {"error": "Bad Request: Invalid state"}
 
 
 def test_a_held_request_to_a_starting_endpoint_is_also_held(manual: StandIn) -> None:
@@ -240,3 +243,43 @@ async def test_the_async_client_learns_the_batch_size_once_the_endpoint_is_up(ma
             assert stats.served - before == 2
     finally:
         thread.join(timeout=30)
+
+
+# ------------------------------------------------------------------ paused / failed: no cold start to wait for
+@pytest.mark.parametrize("state", ["paused", "failed"])
+def test_embeddings_fail_at_once_on_a_paused_or_failed_endpoint(manual: StandIn, state: str) -> None:
+    """The proxy's 400 "Invalid state" is a typed error with the resume hint: one request, no 600 s wait."""
+    url = manual.create_scaled_to_zero(f"s-{state}")
+    manual.stand_in.set_state(NS, f"s-{state}", state)
+    emb = InferenceEndpointEmbeddings(endpoint_url=url, retry_policy=FAST, cold_start_timeout=600)
+    with ThreadPoolExecutor(1) as pool:  # the result timeout is a safety net against a hang, not a timing check
+        future = pool.submit(emb.embed_documents, ["a", "b", "c"])
+        with pytest.raises(EndpointStateError, match="paused or failed") as caught:
+            future.result(timeout=60)
+    message = str(caught.value)
+    assert "hf-pinecone endpoint resume NAME" in message and "lifecycle.resume_endpoint" in message
+    assert caught.value.status_code == 400 and caught.value.server_message == "Bad Request: Invalid state"
+    embeds = [r for r in manual.stand_in.requests if r == (f"s-{state}", "/")]
+    assert len(embeds) == 1  # not retried, not waited out
+    assert manual.stand_in.held == []  # the proxy holds nothing for a paused endpoint
+
+
+async def test_the_async_client_fails_at_once_on_a_paused_endpoint(manual: StandIn) -> None:
+    url = manual.create_scaled_to_zero("a-paused")
+    manual.stand_in.set_state(NS, "a-paused", "paused")
+    async with AsyncEndpointClient(url, retry=FAST, cold_start_timeout=600) as client:
+        with pytest.raises(EndpointStateError, match="hf-pinecone endpoint resume NAME"):
+            await client.aembed(["a"])
+    assert manual.stand_in.requests.count(("a-paused", "/")) == 1
+
+
+def test_a_scaled_to_zero_endpoint_still_gets_the_cold_start_wait(manual: StandIn) -> None:
+    """Against the same stand-in, 503 (scaled to zero) is waited out: only paused/failed fail fast."""
+    url = manual.create_scaled_to_zero("cold")
+    emb = InferenceEndpointEmbeddings(endpoint_url=url, retry_policy=FAST, timeout=2)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(emb.embed_query, "cold")
+        assert manual.stand_in.wait_for_holds(2, finished=True)  # answered 503 twice, still waiting
+        assert not future.done()
+        manual.stand_in.set_state(NS, "cold", "running")
+        np.testing.assert_allclose(future.result(timeout=60), expected(["cold"])[0], rtol=1e-5, atol=1e-6)

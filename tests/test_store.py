@@ -25,11 +25,18 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_pinecone import PineconeVectorStore
-from pinecone.exceptions import PineconeApiException
-from urllib3.exceptions import MaxRetryError
 
+from hf_pinecone._pinecone import protocol
 from hf_pinecone._retry import RetryPolicy
-from hf_pinecone.errors import IndexMismatchError, MetadataTooLargeError
+from hf_pinecone.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    MetadataTooLargeError,
+    PineconeAuthError,
+    PineconeRequestError,
+    PineconeResponseError,
+    PineconeUnavailableError,
+)
 from hf_pinecone.ids import content_id
 from hf_pinecone.local._runner import run_in_background
 from hf_pinecone.local.faults import Fault, FaultPlan
@@ -40,7 +47,6 @@ from hf_pinecone.store import (
     InvalidRecordError,
     PineconeStore,
     UpsertRecord,
-    _transient,
     ensure_index,
     metadata_size,
     plan_fetch_chunks,
@@ -523,10 +529,10 @@ def test_429_and_reset_retried_on_sync_calls(faulty: tuple[str, FaultPlan]) -> N
 async def test_429_503_and_reset_retried_on_async_calls(faulty: tuple[str, FaultPlan]) -> None:
     store = _faulty_store(faulty)
     plan = faulty[1]
-    # Six 503s outlast the SDK's own five aiohttp attempts: the store's retry takes over.
-    plan.schedule(Fault.RATE_LIMIT, Fault.RESET, *[Fault.UNAVAILABLE] * 6)
+    # max_retries (4) faults in a row: the fifth and last attempt succeeds.
+    plan.schedule(Fault.RATE_LIMIT, Fault.RESET, *[Fault.UNAVAILABLE] * 2)
     ids = await store.aadd_texts(["a", "b"])
-    assert plan.stats.injected == {"429": 1, "reset": 1, "503": 6}
+    assert plan.stats.injected == {"429": 1, "reset": 1, "503": 2}
     plan.schedule(Fault.RATE_LIMIT)
     assert [d.id for d in await store.asimilarity_search("b", k=1)] == [ids[1]]
     plan.schedule(Fault.RATE_LIMIT)
@@ -536,27 +542,84 @@ async def test_429_503_and_reset_retried_on_async_calls(faulty: tuple[str, Fault
     assert await store.aexisting_ids(ids) == set()
 
 
-def test_retries_exhausted_reraise_the_sdk_error(faulty: tuple[str, FaultPlan]) -> None:
+def test_retries_exhausted_raise_a_library_error(faulty: tuple[str, FaultPlan]) -> None:
     store = _faulty_store(faulty, upsert_concurrency=1)
     plan = faulty[1]
     plan.schedule(*[Fault.RATE_LIMIT] * (FAST_RETRY.max_retries + 1))
-    with pytest.raises(PineconeApiException) as info:
+    with pytest.raises(PineconeUnavailableError) as info:
         store.upsert_vectors([("a", [1.0] * 8, {})])
-    assert info.value.status == 429
+    assert info.value.status_code == 429
+    assert info.value.operation == "upsert"
+    assert info.value.attempts == FAST_RETRY.max_retries + 1
     assert plan.stats.injected == {"429": FAST_RETRY.max_retries + 1}
 
 
-def test_non_transient_errors_are_not_retried() -> None:
-    class Fake(PineconeApiException):
-        def __init__(self, status: int) -> None:
-            super().__init__(status=status, reason="x")
+_OPERATIONS = {
+    "upsert": (lambda s: s.upsert_vectors([("a", [1.0] * 8, {})]), lambda s: s.aupsert_vectors([("a", [1.0] * 8, {})])),
+    "fetch": (lambda s: s.get_by_ids(["a"]), lambda s: s.aget_by_ids(["a"])),
+    "query": (
+        lambda s: s.similarity_search_by_vector_with_score([1.0] * 8, k=1),
+        lambda s: s.asimilarity_search_by_vector_with_score([1.0] * 8, k=1),
+    ),
+    "delete": (lambda s: s.delete(ids=["a"]), lambda s: s.adelete(ids=["a"])),
+    "describe_index_stats": (lambda s: s.describe_index_stats(), lambda s: s.adescribe_index_stats()),
+}
 
-    policy = RetryPolicy()
-    assert _transient(Fake(429), policy)[:2] == (True, 429)
-    assert _transient(Fake(503), policy)[:2] == (True, 503)
-    assert _transient(Fake(400), policy)[:2] == (False, 400)
-    assert _transient(MaxRetryError(None, "http://h/x", "too many 503 error responses"), policy)[0]  # type: ignore[arg-type]
-    assert not _transient(ValueError("bad"), policy)[0]
+
+@pytest.mark.parametrize("operation", sorted(_OPERATIONS))
+@pytest.mark.parametrize("fault", [Fault.UNAVAILABLE, Fault.RATE_LIMIT, Fault.RESET])
+async def test_persistent_fault_sends_exactly_max_retries_plus_one_requests(
+    faulty: tuple[str, FaultPlan], operation: str, fault: Fault
+) -> None:
+    """One retry layer: a storm costs max_retries + 1 requests per call, sync and async alike, then a library error."""
+    store = _faulty_store(faulty, upsert_concurrency=1)
+    plan = faulty[1]
+    sync_call, async_call = _OPERATIONS[operation]
+    for call_async in (False, True):
+        plan.set_rate(1.0, [fault])  # a storm: every request fails
+        before = sum(plan.stats.injected.values())
+        with pytest.raises(PineconeUnavailableError) as info:
+            if call_async:
+                await async_call(store)
+            else:
+                await asyncio.to_thread(sync_call, store)
+        plan.set_rate(0.0)
+        sent = sum(plan.stats.injected.values()) - before
+        assert sent == FAST_RETRY.max_retries + 1, (operation, call_async)
+        assert info.value.attempts == FAST_RETRY.max_retries + 1
+        assert info.value.operation == operation
+
+
+def _answer(status: int, body: bytes = b"", retry_after: str | None = None) -> object:
+    request = protocol.upsert([], None)
+    header = {"retry-after": retry_after}.get
+    return protocol.interpret(
+        request, status, lambda name: header(name.lower()), body, host="https://h", policy=RetryPolicy()
+    )
+
+
+def test_answer_classification_is_one_table() -> None:
+    """Unit test of the sans-IO protocol: which answers are results, retried, or which library error."""
+    assert _answer(200, b'{"upsertedCount": 3}') == {"upsertedCount": 3}
+    assert _answer(200, b"") == {}
+    for status, kind, retried in [
+        (429, PineconeUnavailableError, True),
+        (503, PineconeUnavailableError, True),
+        (500, PineconeUnavailableError, True),
+        (400, PineconeRequestError, False),
+        (401, PineconeAuthError, False),
+        (403, PineconeAuthError, False),
+        (404, IndexNotFoundError, False),
+    ]:
+        failure = _answer(status, b'{"code": 3, "message": "nope"}')
+        assert isinstance(failure, protocol.Failure)
+        assert failure.error_type is kind and failure.retryable is retried, status
+        assert failure.server_message == "nope"
+    proxy_page = _answer(200, b"<html>bad gateway</html>")
+    assert isinstance(proxy_page, protocol.Failure) and proxy_page.error_type is PineconeResponseError
+    assert proxy_page.retryable
+    limited = _answer(429, b"", retry_after="7")
+    assert isinstance(limited, protocol.Failure) and limited.retry_after == 7.0
 
 
 # -------------------------------------------------------------------------------------- no secrets

@@ -22,12 +22,21 @@ _EXPORTS: dict[str, str] = {
     # Pinecone
     "PineconeStore": "hf_pinecone.store",
     "ensure_index": "hf_pinecone.store",
+    "describe_index": "hf_pinecone.control",
+    "delete_index": "hf_pinecone.control",
+    "list_indexes": "hf_pinecone.control",
+    "IndexDescription": "hf_pinecone.control",
     "content_id": "hf_pinecone.ids",
     # ingestion
     "ingest": "hf_pinecone.ingestion",
     "aingest": "hf_pinecone.ingestion",
     "IngestReport": "hf_pinecone.ingestion",
     "RejectedRecord": "hf_pinecone.ingestion",
+    "ChunkResult": "hf_pinecone.ingestion",
+    "Record": "hf_pinecone.ingestion",
+    "RecordPreparer": "hf_pinecone.ingestion",
+    "process_chunk": "hf_pinecone.ingestion",
+    "aprocess_chunk": "hf_pinecone.ingestion",
     # Inference Endpoint lifecycle
     "ensure_endpoint": "hf_pinecone.lifecycle",
     "resolve_endpoint_url": "hf_pinecone.lifecycle",
@@ -50,6 +59,10 @@ _EXPORTS: dict[str, str] = {
     "EndpointUnavailableError": "hf_pinecone.errors",
     "EndpointResponseError": "hf_pinecone.errors",
     "PineconeStoreError": "hf_pinecone.errors",
+    "PineconeRequestError": "hf_pinecone.errors",
+    "PineconeAuthError": "hf_pinecone.errors",
+    "PineconeUnavailableError": "hf_pinecone.errors",
+    "PineconeResponseError": "hf_pinecone.errors",
     "IndexNotFoundError": "hf_pinecone.errors",
     "IndexMismatchError": "hf_pinecone.errors",
     "MetadataTooLargeError": "hf_pinecone.errors",
@@ -74,108 +87,51 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hf_pinecone._retry import (
-        RetryPolicy as RetryPolicy,
-    )
-    from hf_pinecone.config import (
-        Settings as Settings,
-    )
-    from hf_pinecone.embeddings import (
-        InferenceEndpointEmbeddings as InferenceEndpointEmbeddings,
-    )
-    from hf_pinecone.endpoint import (
-        AsyncEndpointClient as AsyncEndpointClient,
-    )
-    from hf_pinecone.endpoint import (
-        EndpointClient as EndpointClient,
-    )
-    from hf_pinecone.endpoint import (
-        EndpointConfig as EndpointConfig,
-    )
-    from hf_pinecone.errors import (
-        ConfigurationError as ConfigurationError,
-    )
-    from hf_pinecone.errors import (
-        EndpointAuthError as EndpointAuthError,
-    )
-    from hf_pinecone.errors import (
-        EndpointError as EndpointError,
-    )
-    from hf_pinecone.errors import (
-        EndpointRequestError as EndpointRequestError,
-    )
-    from hf_pinecone.errors import (
-        EndpointResponseError as EndpointResponseError,
-    )
-    from hf_pinecone.errors import (
-        EndpointUnavailableError as EndpointUnavailableError,
-    )
-    from hf_pinecone.errors import (
-        HfPineconeError as HfPineconeError,
-    )
-    from hf_pinecone.errors import (
-        IndexMismatchError as IndexMismatchError,
-    )
-    from hf_pinecone.errors import (
-        IndexNotFoundError as IndexNotFoundError,
-    )
-    from hf_pinecone.errors import (
-        IngestError as IngestError,
-    )
-    from hf_pinecone.errors import (
-        InsecureTransportError as InsecureTransportError,
-    )
-    from hf_pinecone.errors import (
-        InvalidRecordError as InvalidRecordError,
-    )
-    from hf_pinecone.errors import (
-        MetadataTooLargeError as MetadataTooLargeError,
-    )
-    from hf_pinecone.errors import (
-        PineconeStoreError as PineconeStoreError,
-    )
-    from hf_pinecone.ids import (
-        content_id as content_id,
-    )
-    from hf_pinecone.ingestion import (
-        IngestReport as IngestReport,
-    )
-    from hf_pinecone.ingestion import (
-        RejectedRecord as RejectedRecord,
-    )
-    from hf_pinecone.ingestion import (
-        aingest as aingest,
-    )
-    from hf_pinecone.ingestion import (
-        ingest as ingest,
-    )
-    from hf_pinecone.lifecycle import (
-        EndpointInfo as EndpointInfo,
-    )
-    from hf_pinecone.lifecycle import (
-        ensure_endpoint as ensure_endpoint,
-    )
-    from hf_pinecone.lifecycle import (
-        resolve_endpoint_url as resolve_endpoint_url,
-    )
-    from hf_pinecone.retrieval import (
-        ScoredRetriever as ScoredRetriever,
-    )
-    from hf_pinecone.retrieval import (
-        format_docs as format_docs,
-    )
-    from hf_pinecone.stack import (
-        Stack as Stack,
-    )
-    from hf_pinecone.stack import (
-        from_env as from_env,
-    )
-    from hf_pinecone.stack import (
-        open_stack as open_stack,
-    )
-    from hf_pinecone.store import (
-        PineconeStore as PineconeStore,
-    )
-    from hf_pinecone.store import (
-        ensure_index as ensure_index,
-    )
+    from hf_pinecone._retry import RetryPolicy as RetryPolicy
+    from hf_pinecone.config import Settings as Settings
+    from hf_pinecone.control import IndexDescription as IndexDescription
+    from hf_pinecone.control import delete_index as delete_index
+    from hf_pinecone.control import describe_index as describe_index
+    from hf_pinecone.control import list_indexes as list_indexes
+    from hf_pinecone.embeddings import InferenceEndpointEmbeddings as InferenceEndpointEmbeddings
+    from hf_pinecone.endpoint import AsyncEndpointClient as AsyncEndpointClient
+    from hf_pinecone.endpoint import EndpointClient as EndpointClient
+    from hf_pinecone.endpoint import EndpointConfig as EndpointConfig
+    from hf_pinecone.errors import ConfigurationError as ConfigurationError
+    from hf_pinecone.errors import EndpointAuthError as EndpointAuthError
+    from hf_pinecone.errors import EndpointError as EndpointError
+    from hf_pinecone.errors import EndpointRequestError as EndpointRequestError
+    from hf_pinecone.errors import EndpointResponseError as EndpointResponseError
+    from hf_pinecone.errors import EndpointUnavailableError as EndpointUnavailableError
+    from hf_pinecone.errors import HfPineconeError as HfPineconeError
+    from hf_pinecone.errors import IndexMismatchError as IndexMismatchError
+    from hf_pinecone.errors import IndexNotFoundError as IndexNotFoundError
+    from hf_pinecone.errors import IngestError as IngestError
+    from hf_pinecone.errors import InsecureTransportError as InsecureTransportError
+    from hf_pinecone.errors import InvalidRecordError as InvalidRecordError
+    from hf_pinecone.errors import MetadataTooLargeError as MetadataTooLargeError
+    from hf_pinecone.errors import PineconeAuthError as PineconeAuthError
+    from hf_pinecone.errors import PineconeRequestError as PineconeRequestError
+    from hf_pinecone.errors import PineconeResponseError as PineconeResponseError
+    from hf_pinecone.errors import PineconeStoreError as PineconeStoreError
+    from hf_pinecone.errors import PineconeUnavailableError as PineconeUnavailableError
+    from hf_pinecone.ids import content_id as content_id
+    from hf_pinecone.ingestion import ChunkResult as ChunkResult
+    from hf_pinecone.ingestion import IngestReport as IngestReport
+    from hf_pinecone.ingestion import Record as Record
+    from hf_pinecone.ingestion import RecordPreparer as RecordPreparer
+    from hf_pinecone.ingestion import RejectedRecord as RejectedRecord
+    from hf_pinecone.ingestion import aingest as aingest
+    from hf_pinecone.ingestion import aprocess_chunk as aprocess_chunk
+    from hf_pinecone.ingestion import ingest as ingest
+    from hf_pinecone.ingestion import process_chunk as process_chunk
+    from hf_pinecone.lifecycle import EndpointInfo as EndpointInfo
+    from hf_pinecone.lifecycle import ensure_endpoint as ensure_endpoint
+    from hf_pinecone.lifecycle import resolve_endpoint_url as resolve_endpoint_url
+    from hf_pinecone.retrieval import ScoredRetriever as ScoredRetriever
+    from hf_pinecone.retrieval import format_docs as format_docs
+    from hf_pinecone.stack import Stack as Stack
+    from hf_pinecone.stack import from_env as from_env
+    from hf_pinecone.stack import open_stack as open_stack
+    from hf_pinecone.store import PineconeStore as PineconeStore
+    from hf_pinecone.store import ensure_index as ensure_index

@@ -29,6 +29,7 @@ from hf_pinecone.errors import (
     EndpointError,
     EndpointRequestError,
     EndpointResponseError,
+    EndpointStateError,
     EndpointUnavailableError,
     InsecureTransportError,
     redact,
@@ -87,6 +88,10 @@ _MAX_SERVER_MESSAGE = 500
 # Statuses that may be caused by one record of a batch (bad input, too long, tokenizer or backend error):
 # only these are bisected by ``detailed`` flows. 404/405/... mean a wrong URL or route for every record.
 RECORD_LEVEL_STATUSES: frozenset[int] = frozenset({400, 413, 422, 424})
+# Hugging Face's proxy answers a request to a paused endpoint "400 {"error": "Bad Request: Invalid state"}"
+# (observed: elastic/elasticsearch#112033), not the 503 of a scaled-to-zero endpoint, whose replica starts on the
+# request (https://huggingface.co/docs/inference-endpoints/guides/autoscaling, "Scale to Zero").
+_NOT_RUNNING_RE = re.compile(r"\binvalid state\b", re.IGNORECASE)
 _BATCH_SIZE_RE = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)", re.IGNORECASE)
 
 Vector = list[float]
@@ -457,14 +462,28 @@ def classify_error(
 ) -> EndpointError:
     """Map a non-2xx status to the library's exception (never containing a secret).
 
-    401/403 -> :class:`EndpointAuthError`; 429/5xx -> :class:`EndpointUnavailableError`; any other status
-    (4xx, unfollowed 3xx) -> :class:`EndpointRequestError`.
+    401/403 -> :class:`EndpointAuthError`; 400 "Invalid state" (a paused or failed Inference Endpoint) ->
+    :class:`~hf_pinecone.lifecycle.EndpointStateError`, which nothing retries or waits out, with the resume
+    hint; 429/5xx -> :class:`EndpointUnavailableError`; any other status (4xx, unfollowed 3xx) ->
+    :class:`EndpointRequestError`.
     """
     safe_message = redact(message, secrets) if message else None
     text = f"endpoint {url} answered HTTP {status}"
     if safe_message:
         text += f": {safe_message}"
     cls: type[EndpointError]
+    if status == 400 and safe_message and _NOT_RUNNING_RE.search(safe_message):
+        # Not a rejected record: the endpoint itself cannot serve, and will not start by itself.
+        return EndpointStateError(
+            f"{text}: the Inference Endpoint is paused or failed, so no replica will start by itself (a "
+            "scaled-to-zero endpoint would answer 503 and wake up). Resume a paused one with "
+            "`hf-pinecone endpoint resume NAME` (Python: lifecycle.resume_endpoint(NAME)); "
+            "`hf-pinecone endpoint status NAME` shows its state; a failed one needs its logs checked, then a "
+            "fix or a new endpoint.",
+            status_code=status,
+            url=url,
+            server_message=safe_message,
+        )
     if status in (401, 403):
         cls = EndpointAuthError
         text += " (check the token: HF_TOKEN or hf_token=...)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig, resolve_token
-from hf_pinecone.errors import ConfigurationError
+from hf_pinecone.errors import ConfigurationError, EndpointRequestError
 
 __all__ = ["InferenceEndpointEmbeddings"]
 
@@ -188,6 +189,36 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
         if not texts:
             return []
         return self.client.embed(texts, prompt_name=self.prompt_name)
+
+    def embed_documents_detailed(self, texts: Sequence[str]) -> list[list[float] | EndpointRequestError]:
+        """Embed documents like :meth:`embed_documents`; a text the endpoint rejects comes back as its error.
+
+        The same prefixes and prompt as :meth:`embed_documents` are applied, so ingestion and ``add_texts``
+        embed a document identically. A batch the endpoint rejects for its content is bisected down to single
+        texts so that one bad text does not fail its neighbours.
+
+        Args:
+            texts: Documents to embed.
+
+        Returns:
+            One vector, or the :class:`~hf_pinecone.errors.EndpointRequestError` that rejected it, per text.
+
+        Raises:
+            EndpointAuthError: 401/403.
+            EndpointUnavailableError: The endpoint stayed unavailable after every retry.
+            EndpointResponseError: The endpoint answered with something that is not embeddings.
+        """
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return self.client.embed_detailed(texts, prompt_name=self.prompt_name)
+
+    async def aembed_documents_detailed(self, texts: Sequence[str]) -> list[list[float] | EndpointRequestError]:
+        """Async :meth:`embed_documents_detailed`."""
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return await self.async_client.aembed_detailed(texts, prompt_name=self.prompt_name)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query (with ``query_prefix`` and ``query_prompt_name``)."""

@@ -1,8 +1,41 @@
-"""Typed exception hierarchy for hf-pinecone.
+"""Typed exception hierarchy for hf-pinecone: every error the library raises on purpose, in one module.
 
 Every error raised on purpose by this library derives from :class:`HfPineconeError`. Messages name the
 problem (status, URL, the server's own message) and never contain a secret: tokens and API keys are
-scrubbed by :func:`redact` before they reach a message.
+scrubbed by :func:`redact` before they reach a message. No exception of the ``pinecone`` SDK, urllib3, httpx
+or aiohttp escapes a public call of the store or of the control-plane functions: they are translated into
+the ``PineconeStoreError`` branch below (the original is kept as ``__cause__``).
+
+The tree::
+
+    HfPineconeError
+    ├── ConfigurationError (also ValueError)
+    │   └── InsecureTransportError
+    ├── EndpointError                       .status_code .url .server_message
+    │   ├── EndpointAuthError
+    │   ├── EndpointRequestError
+    │   ├── EndpointUnavailableError
+    │   ├── EndpointResponseError
+    │   └── EndpointLifecycleError          .name .namespace .state   (management API)
+    │       ├── LifecycleAuthError (also EndpointAuthError)
+    │       ├── EndpointNotFoundError
+    │       ├── EndpointConflictError
+    │       └── EndpointStateError
+    │           ├── EndpointPausedError
+    │           ├── EndpointScaledToZeroError
+    │           ├── EndpointFailedError
+    │           └── EndpointWaitTimeoutError (also TimeoutError)
+    ├── PineconeStoreError
+    │   ├── PineconeRequestError            .operation .status_code .attempts .host .server_message
+    │   │   ├── PineconeAuthError           401 / 403: wrong key or no access (never retried)
+    │   │   ├── PineconeUnavailableError    429 / 5xx / connection failures, after every retry
+    │   │   ├── PineconeResponseError       2xx whose body is not the expected JSON, after every retry
+    │   │   └── IndexNotFoundError          404 on an index
+    │   ├── IndexMismatchError              dimension / metric / type differs; nothing written
+    │   ├── MetadataTooLargeError (also ValueError)   .record_id .size
+    │   └── InvalidRecordError (also ValueError)      .record_id .field
+    └── IngestError                         .report (the partial IngestReport)
+        └── ChunkError                      .result (the chunk's partial ChunkResult); __cause__ says why
 """
 
 from __future__ import annotations
@@ -12,20 +45,34 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "ChunkError",
     "ConfigurationError",
     "EndpointAuthError",
+    "EndpointConflictError",
     "EndpointError",
+    "EndpointFailedError",
+    "EndpointLifecycleError",
+    "EndpointNotFoundError",
+    "EndpointPausedError",
     "EndpointRequestError",
     "EndpointResponseError",
+    "EndpointScaledToZeroError",
+    "EndpointStateError",
     "EndpointUnavailableError",
+    "EndpointWaitTimeoutError",
     "HfPineconeError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "IngestError",
     "InsecureTransportError",
     "InvalidRecordError",
+    "LifecycleAuthError",
     "MetadataTooLargeError",
+    "PineconeAuthError",
+    "PineconeRequestError",
+    "PineconeResponseError",
     "PineconeStoreError",
+    "PineconeUnavailableError",
     "redact",
 ]
 
@@ -109,12 +156,118 @@ class EndpointResponseError(EndpointError):
     """The endpoint answered 2xx with a body that is not a valid batch of embeddings."""
 
 
+# ---------------------------------------------------------------- Inference Endpoint management API
+class EndpointLifecycleError(EndpointError):
+    """A management operation on an Inference Endpoint failed (create, get, pause, resume, delete...).
+
+    Attributes:
+        name: Endpoint name.
+        namespace: Endpoint namespace (user or organization), when known.
+        state: Last known endpoint state, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        state: str | None = None,
+        status_code: int | None = None,
+        url: str | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, url=url, server_message=server_message)
+        self.name = name
+        self.namespace = namespace
+        self.state = state
+
+
+class LifecycleAuthError(EndpointLifecycleError, EndpointAuthError):
+    """The management API refused the token (401/403), or the token lacks permission on the namespace."""
+
+
+class EndpointNotFoundError(EndpointLifecycleError):
+    """No Inference Endpoint with this name exists in the namespace."""
+
+
+class EndpointConflictError(EndpointLifecycleError):
+    """The name is taken: by an endpoint serving another repository, or the API answered 409 Conflict."""
+
+
+class EndpointStateError(EndpointLifecycleError):
+    """The endpoint is in a state that cannot serve requests; the message says how to get it running."""
+
+
+class EndpointPausedError(EndpointStateError):
+    """The endpoint is paused: only an explicit resume brings it back (``auto_resume=True`` does it)."""
+
+
+class EndpointScaledToZeroError(EndpointStateError):
+    """The endpoint is scaled to zero and waking it was not allowed (``auto_resume=False``)."""
+
+
+class EndpointFailedError(EndpointStateError):
+    """The endpoint failed to deploy or to update (state ``failed`` / ``updateFailed``)."""
+
+
+class EndpointWaitTimeoutError(EndpointStateError, TimeoutError):
+    """The endpoint did not reach ``running`` (and pass its health check) within the timeout."""
+
+
+
+# ---------------------------------------------------------------- Pinecone
 class PineconeStoreError(HfPineconeError):
     """A Pinecone index or store operation failed."""
 
 
-class IndexNotFoundError(PineconeStoreError):
-    """The named Pinecone index does not exist."""
+class PineconeRequestError(PineconeStoreError):
+    """A Pinecone HTTP request (control or data plane) failed.
+
+    Attributes:
+        operation: What was attempted (``upsert``, ``fetch``, ``query``, ``describe_index`` ...).
+        status_code: HTTP status of the last answer, or ``None`` when no answer arrived.
+        attempts: Requests sent in all (the first one plus retries).
+        host: The host that was asked (never carries credentials).
+        server_message: Pinecone's own error message, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        status_code: int | None = None,
+        attempts: int = 1,
+        host: str | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.status_code = status_code
+        self.attempts = attempts
+        self.host = host
+        self.server_message = server_message
+
+
+class PineconeAuthError(PineconeRequestError):
+    """Pinecone refused the API key (401) or the key has no access to the resource (403). Never retried."""
+
+
+class PineconeUnavailableError(PineconeRequestError):
+    """Pinecone stayed unavailable (429, 5xx, refused or broken connections, timeouts) after every retry."""
+
+
+class PineconeResponseError(PineconeRequestError):
+    """Pinecone (or a proxy in front of it) answered 2xx with a body that is not the expected JSON."""
+
+
+class IndexNotFoundError(PineconeRequestError):
+    """The named Pinecone index does not exist (or the data-plane host serves no index)."""
+
+    def __init__(self, message: str, *, operation: str = "describe_index", **kwargs: Any) -> None:
+        kwargs.setdefault("status_code", 404)
+        super().__init__(message, operation=operation, **kwargs)
 
 
 class IndexMismatchError(PineconeStoreError):
@@ -159,3 +312,19 @@ class IngestError(HfPineconeError):
     def __init__(self, message: str, *, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ChunkError(IngestError):
+    """A run-level failure stopped one chunk of :func:`~hf_pinecone.ingestion.process_chunk`.
+
+    The cause (``__cause__``) is the endpoint's or the store's error; ``result`` counts what the chunk did
+    before it (records embedded; records skipped as already present), so a caller merging chunk results keeps
+    exact totals.
+
+    Attributes:
+        result: The partial :class:`~hf_pinecone.ingestion.ChunkResult`.
+    """
+
+    def __init__(self, message: str, *, result: Any) -> None:
+        super().__init__(message)
+        self.result = result

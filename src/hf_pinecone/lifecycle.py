@@ -41,8 +41,15 @@ from pydantic import SecretStr
 
 from hf_pinecone.errors import (
     ConfigurationError,
-    EndpointAuthError,
-    EndpointError,
+    EndpointConflictError,
+    EndpointFailedError,
+    EndpointLifecycleError,
+    EndpointNotFoundError,
+    EndpointPausedError,
+    EndpointScaledToZeroError,
+    EndpointStateError,
+    EndpointWaitTimeoutError,
+    LifecycleAuthError,
     redact,
 )
 
@@ -90,65 +97,6 @@ TokenLike = str | SecretStr | None
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 _FAILED_STATES = frozenset({"failed", "updateFailed"})
 _TRANSITIONAL_STATES = frozenset({"pending", "initializing", "updating"})
-
-
-# -------------------- errors
-class EndpointLifecycleError(EndpointError):
-    """A management operation on an Inference Endpoint failed (create, get, pause, resume, delete...).
-
-    Attributes:
-        name: Endpoint name.
-        namespace: Endpoint namespace (user or organization), when known.
-        state: Last known endpoint state, when known.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str | None = None,
-        namespace: str | None = None,
-        state: str | None = None,
-        status_code: int | None = None,
-        url: str | None = None,
-        server_message: str | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, url=url, server_message=server_message)
-        self.name = name
-        self.namespace = namespace
-        self.state = state
-
-
-class LifecycleAuthError(EndpointLifecycleError, EndpointAuthError):
-    """The management API refused the token (401/403), or the token lacks permission on the namespace."""
-
-
-class EndpointNotFoundError(EndpointLifecycleError):
-    """No Inference Endpoint with this name exists in the namespace."""
-
-
-class EndpointConflictError(EndpointLifecycleError):
-    """The name is taken: by an endpoint serving another repository, or the API answered 409 Conflict."""
-
-
-class EndpointStateError(EndpointLifecycleError):
-    """The endpoint is in a state that cannot serve requests; the message says how to get it running."""
-
-
-class EndpointPausedError(EndpointStateError):
-    """The endpoint is paused: only an explicit resume brings it back (``auto_resume=True`` does it)."""
-
-
-class EndpointScaledToZeroError(EndpointStateError):
-    """The endpoint is scaled to zero and waking it was not allowed (``auto_resume=False``)."""
-
-
-class EndpointFailedError(EndpointStateError):
-    """The endpoint failed to deploy or to update (state ``failed`` / ``updateFailed``)."""
-
-
-class EndpointWaitTimeoutError(EndpointStateError, TimeoutError):
-    """The endpoint did not reach ``running`` (and pass its health check) within the timeout."""
 
 
 # -------------------- data model
@@ -240,6 +188,12 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _stand_in_root(api_url: str) -> str:
+    """``http://127.0.0.1:PORT/v2`` -> ``http://127.0.0.1:PORT``: where a local stand-in answers ``whoami``."""
+    root = api_url.rstrip("/")
+    return root[: -len("/v2")] if root.endswith("/v2") else root
+
+
 @contextlib.contextmanager
 def use_management_api(api_url: str, *, hub_url: str | None = None) -> Iterator[None]:
     """Point ``huggingface_hub``'s Inference Endpoints calls at ``api_url`` for the duration of the block.
@@ -260,10 +214,14 @@ def use_management_api(api_url: str, *, hub_url: str | None = None) -> Iterator[
     Args:
         api_url: Management API base URL, e.g. ``http://127.0.0.1:8000/v2`` for the local stand-in
             (the real one is ``https://api.endpoints.huggingface.cloud/v2``).
-        hub_url: Hub base URL serving ``/api/whoami-v2``; unchanged when ``None``.
+        hub_url: Hub base URL serving ``/api/whoami-v2``. ``None``: for a loopback ``api_url`` (a local
+            stand-in, which serves ``whoami`` at its root too) that URL without its ``/v2``, so that one URL
+            (``HF_PINECONE_ENDPOINTS_API``) is enough; otherwise the Hub URL is left unchanged.
     """
     from huggingface_hub import constants
 
+    if hub_url is None and _is_loopback(api_url):
+        hub_url = _stand_in_root(api_url)
     saved = (constants.INFERENCE_ENDPOINTS_ENDPOINT, constants.ENDPOINT, constants.HF_HUB_OFFLINE)
     constants.INFERENCE_ENDPOINTS_ENDPOINT = api_url.rstrip("/")
     if hub_url is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,31 +23,27 @@ from pydantic import SecretStr
 from hf_pinecone.config import LOCAL_PINECONE_API_KEY, Settings
 from hf_pinecone.errors import (
     ConfigurationError,
-    HfPineconeError,
-    IndexNotFoundError,
-    PineconeStoreError,
-    redact,
 )
 
 if TYPE_CHECKING:
     from pinecone import Pinecone
 
+    from hf_pinecone._pinecone.control import IndexDescription
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
     from hf_pinecone.store import PineconeStore
 
 __all__ = ["PineconeTarget", "Stack", "from_env", "open_endpoint", "open_pinecone", "open_stack"]
 
-_INDEX_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
 _SETTINGS_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
 def check_index_name(name: str) -> str:
     """Return ``name`` if Pinecone accepts it as an index name, else raise :class:`ConfigurationError`."""
-    if not _INDEX_NAME_RE.match(name):
-        raise ConfigurationError(
-            f"invalid index name {name!r}: use 1-45 lowercase letters, digits or '-', "
-            "starting and ending with a letter or digit"
-        )
+    from hf_pinecone._pinecone.limits import index_name_problem
+
+    problem = index_name_problem(name)
+    if problem is not None:
+        raise ConfigurationError(problem)
     return name
 
 
@@ -187,37 +182,51 @@ class PineconeTarget:
             return f"the local Pinecone server (data in {self.data_dir})"
         return self.controller_host or "Pinecone (api.pinecone.io)"
 
-    def index_host(self, name: str) -> str:
-        """The data-plane host of an existing index.
+    def describe(self, name: str) -> IndexDescription:
+        """Describe an index through the control plane.
 
         Raises:
             IndexNotFoundError: There is no index of that name.
-            PineconeStoreError: Pinecone could not be reached or refused the request.
+            PineconeRequestError: Pinecone could not be reached or refused the request (a subclass says which).
         """
-        from pinecone.exceptions import NotFoundException
+        from hf_pinecone._pinecone.control import describe_index
 
+        return describe_index(name, api_key=self.api_key.get_secret_value(), host=self.controller_host)
+
+    def index_host(self, name: str) -> str:
+        """The data-plane host (a URL) of an existing index.
+
+        Raises:
+            IndexNotFoundError: There is no index of that name.
+            PineconeRequestError: Pinecone could not be reached or refused the request.
+        """
+        return self.describe(name).url
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """The index's ``describe_index_stats`` answer.
+
+        Raises:
+            IndexNotFoundError: There is no index of that name.
+            PineconeRequestError: Pinecone could not be reached or refused the request.
+        """
+        from hf_pinecone._pinecone.data_plane import DataPlane
+
+        plane = DataPlane(self.index_host(name), self.api_key.get_secret_value())
         try:
-            description = self.client().describe_index(name)
-        except NotFoundException:
-            raise IndexNotFoundError(f"index {name!r} not found at {self.where}") from None
-        except Exception as exc:
-            raise _pinecone_error(exc, self, f"cannot describe index {name!r}") from exc
-        host = str(description.host)
-        return host if host.startswith(("http://", "https://")) else f"https://{host}"
+            return plane.describe_index_stats()
+        finally:
+            plane.close()
 
+    def delete_index(self, name: str) -> None:
+        """Delete an index.
 
-def _pinecone_error(exc: Exception, target: PineconeTarget, what: str) -> PineconeStoreError:
-    from pinecone.exceptions import ForbiddenException, UnauthorizedException
+        Raises:
+            IndexNotFoundError: There is no index of that name.
+            PineconeRequestError: Pinecone could not be reached or refused the request.
+        """
+        from hf_pinecone._pinecone.control import delete_index
 
-    if isinstance(exc, UnauthorizedException):
-        return PineconeStoreError(f"{what}: Pinecone rejected the API key (401) at {target.where}")
-    if isinstance(exc, ForbiddenException):
-        return PineconeStoreError(f"{what}: forbidden (403) at {target.where}")
-    message = redact(
-        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-        [target.api_key.get_secret_value()],
-    )
-    return PineconeStoreError(f"{what} at {target.where}: {message}")
+        delete_index(name, api_key=self.api_key.get_secret_value(), host=self.controller_host)
 
 
 @contextlib.contextmanager
@@ -334,17 +343,12 @@ def open_stack(settings: Settings | None = None, *, create_index: bool = True, *
         if existing_host is not None:
             index_host = existing_host
         else:
-            try:
-                index_host = ensure_index(
-                    resolved.index_name,
-                    embeddings=embeddings,
-                    api_key=target.api_key.get_secret_value(),
-                    host=target.controller_host,
-                )
-            except HfPineconeError:
-                raise
-            except Exception as exc:  # the SDK's own exceptions (connection refused, 5xx after retries)
-                raise _pinecone_error(exc, target, f"cannot create index {resolved.index_name!r}") from exc
+            index_host = ensure_index(
+                resolved.index_name,
+                embeddings=embeddings,
+                api_key=target.api_key.get_secret_value(),
+                host=target.controller_host,
+            )
         store = PineconeStore(
             embedding=embeddings,
             namespace=resolved.namespace,

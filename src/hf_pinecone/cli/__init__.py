@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(_serve.app, name="serve", help="Run a local stand-in server (endpoint or Pinecone).")
+app.add_typer(_serve.app, name="serve", help="Run a local stand-in server (endpoint, Pinecone, endpoints API).")
 app.add_typer(_endpoint.app, name="endpoint", help="Manage a Hugging Face Inference Endpoint.")
 _data.register(app)
 

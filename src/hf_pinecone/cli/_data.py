@@ -45,6 +45,15 @@ ControllerOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+ColdStartOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--cold-start-timeout",
+        min=0,
+        help="Seconds to wait for a scaled-to-zero endpoint to start (HTTP 503) before failing (default 600). "
+        "A paused or failed endpoint fails at once.",
+    ),
+]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -233,6 +242,7 @@ def ingest_cmd(
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
     engine: Annotated[
         str, typer.Option(help="local (this process), ray (RAY_ADDRESS or a local cluster) or spark.")
@@ -260,6 +270,7 @@ def ingest_cmd(
         create_index=True,
         batch_size=batch_size,
         max_concurrency=concurrency,
+        cold_start_timeout=cold_start_timeout,
     ) as stack:
         try:
             report = ingest(
@@ -316,6 +327,7 @@ def query_cmd(
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index for the texts most similar to TEXT."""
@@ -326,6 +338,7 @@ def query_cmd(
         endpoint_url=endpoint_url,
         controller_host=controller_host,
         create_index=False,
+        cold_start_timeout=cold_start_timeout,
     ) as stack:
         results = stack.store.similarity_search_with_score(text, k=top_k, filter=flt, namespace=namespace)
         matches = _matches(results)
@@ -348,15 +361,16 @@ def stats_cmd(
     settings = Settings.from_env(index_name=index, controller_host=controller_host)
     check_index_name(settings.index_name)
     with open_pinecone(settings) as target:
-        host = target.index_host(settings.index_name)
-        stats = target.client().Index(host=host).describe_index_stats()
-        namespaces = {name: int(ns.vector_count) for name, ns in (stats.namespaces or {}).items()}
+        stats = target.stats(settings.index_name)
+        namespaces = {
+            name: int((ns or {}).get("vectorCount", 0)) for name, ns in (stats.get("namespaces") or {}).items()
+        }
         payload = {
             "index": settings.index_name,
             "where": target.where,
-            "dimension": int(stats.dimension),
-            "metric": getattr(stats, "metric", None),
-            "total_vector_count": int(stats.total_vector_count),
+            "dimension": int(stats.get("dimension") or 0),
+            "metric": stats.get("metric"),
+            "total_vector_count": int(stats.get("totalVectorCount") or 0),
             "namespaces": namespaces,
         }
     if as_json:
@@ -379,10 +393,7 @@ def delete_index_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete the index and every record in it."""
-    from pinecone.exceptions import NotFoundException
-
     from hf_pinecone.config import Settings
-    from hf_pinecone.errors import IndexNotFoundError
     from hf_pinecone.stack import check_index_name, open_pinecone
 
     settings = Settings.from_env(index_name=index, controller_host=controller_host)
@@ -392,10 +403,7 @@ def delete_index_cmd(
             if not sys.stdin.isatty():
                 raise ConfigurationError(f"refusing to delete index {name!r} without --yes (stdin is not a terminal)")
             typer.confirm(f"Delete index {name!r} at {target.where} and every record in it?", abort=True)
-        try:
-            target.client().delete_index(name)
-        except NotFoundException:
-            raise IndexNotFoundError(f"index {name!r} not found at {target.where}") from None
+        target.delete_index(name)
     if as_json:
         _emit_json({"deleted": name})
     else:
@@ -416,13 +424,14 @@ def demo_cmd(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="Matches per query.")] = 5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    cold_start_timeout: ColdStartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the tutorial end-to-end offline: local endpoint and in-memory Pinecone, ingest, three queries."""
     from hf_pinecone.ingestion import ingest
 
     source: Any = file if file is not None else sample_corpus_path()
-    with _demo_stack() as (store, embeddings, endpoint_url, pinecone_url):
+    with _demo_stack(cold_start_timeout) as (store, embeddings, endpoint_url, pinecone_url):
         if not as_json:
             typer.echo(f"endpoint: {endpoint_url} (bundled all-MiniLM-L6-v2)", err=True)
             typer.echo(f"pinecone: {pinecone_url} (in memory)", err=True)
@@ -447,7 +456,7 @@ def demo_cmd(
 
 
 @contextmanager
-def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
+def _demo_stack(cold_start_timeout: float | None = None) -> Iterator[tuple[Any, Any, str, str]]:
     try:
         from hf_pinecone.local import serve_endpoint, serve_pinecone
     except ImportError as exc:  # pragma: no cover - the local extra is missing
@@ -458,7 +467,8 @@ def _demo_stack() -> Iterator[tuple[Any, Any, str, str]]:
 
     _quiet_model_loading()
     with serve_pinecone() as pinecone_url, serve_endpoint() as endpoint_url:
-        embeddings = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None)
+        options = {} if cold_start_timeout is None else {"cold_start_timeout": cold_start_timeout}
+        embeddings = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None, **options)
         try:
             host = ensure_index(DEMO_INDEX, embeddings=embeddings, api_key=LOCAL_PINECONE_API_KEY, host=pinecone_url)
             store = PineconeStore(embedding=embeddings, pinecone_api_key=LOCAL_PINECONE_API_KEY, host=host)

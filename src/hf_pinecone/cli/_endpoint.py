@@ -3,9 +3,10 @@
 Every command takes ``--namespace`` (default: the token's user), ``--token`` (default: ``HF_TOKEN``, then
 ``HUGGINGFACEHUB_API_TOKEN``, then the ``hf auth login`` token) and ``--json`` (one JSON object on stdout
 instead of one human line). ``--api-url`` / ``HF_PINECONE_ENDPOINTS_API`` points at another management API
-than Hugging Face's (e.g. the local stand-in, ``http://127.0.0.1:PORT/v2``), and ``--hub-url`` /
-``HF_ENDPOINT`` at another Hub for ``whoami`` (used when ``--namespace`` is not given). Errors print one line
-on stderr and exit 1; the token never appears.
+than Hugging Face's (e.g. the local stand-in of ``hf-pinecone serve hf-api``, ``http://127.0.0.1:PORT/v2``,
+which also answers ``whoami``: that one variable is enough). The hidden ``--hub-url`` / ``HF_ENDPOINT`` points
+``whoami`` (used when ``--namespace`` is not given) at another Hub. Errors print one line on stderr and exit
+1; the token never appears.
 """
 
 from __future__ import annotations

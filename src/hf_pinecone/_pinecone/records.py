@@ -1,0 +1,409 @@
+"""Pure record planning for Pinecone: the one metadata rule, id rule, vector checks and upsert batches.
+
+Shared by :class:`hf_pinecone.store.PineconeStore` and ingestion, so a record is accepted or refused the same
+way whichever path it takes. No I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from hf_pinecone._pinecone.limits import (
+    MAX_FETCH_IDS,
+    MAX_FETCH_QUERY_BYTES,
+    MAX_ID_LENGTH,
+    MAX_METADATA_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_UPSERT_RECORDS,
+)
+from hf_pinecone.errors import IndexMismatchError, InvalidRecordError, MetadataTooLargeError
+
+__all__ = [
+    "UpsertRecord",
+    "check_id",
+    "check_metadata_types",
+    "dedupe_last_wins",
+    "id_problem",
+    "metadata_problem",
+    "metadata_size",
+    "normalize_metadata_value",
+    "plan_fetch_chunks",
+    "plan_upsert_batches",
+    "prepare_metadata",
+    "prepare_records",
+]
+
+logger = logging.getLogger("hf_pinecone.store")
+
+_MAX_FLOAT_JSON_BYTES = 26  # len(repr(-2.2250738585072014e-308)) + len(", ")
+_ENVELOPE_BYTES = 64  # '{"vectors": [], "namespace": ""}' plus slack; the namespace is added separately.
+
+
+def metadata_size(metadata: dict[str, Any]) -> int:
+    """Size of ``metadata`` as Pinecone measures it: bytes of its compact UTF-8 JSON.
+
+    The one size rule of the library: the store and ingestion both call it, so a record of exactly
+    :data:`~hf_pinecone._pinecone.limits.MAX_METADATA_BYTES` bytes is accepted by both and one byte more by
+    neither.
+    """
+    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def normalize_metadata_value(name: str, value: Any) -> tuple[bool, Any, str | None]:
+    """Normalise one source value to Pinecone's metadata types: ``(keep, value, reason_if_rejected)``.
+
+    Used for values read from datasets and files: ``None`` is left out (Pinecone has no null), numpy scalars
+    become Python numbers, tuples of strings become lists. Anything else Pinecone cannot store is rejected
+    with a reason.
+    """
+    if value is None:
+        return False, None, None
+    if isinstance(value, (bool, str, int)):
+        return True, value, None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return True, value, None
+        return False, None, f"metadata field {name!r} is {value!r}; Pinecone accepts only finite numbers"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return True, list(value), None
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, (list, tuple, dict)):  # numpy scalars
+        try:
+            return normalize_metadata_value(name, item())
+        except (TypeError, ValueError):
+            pass
+    return False, None, _type_problem(name, value)
+
+
+def _type_problem(key: str, value: Any) -> str:
+    if isinstance(value, float):
+        return f"metadata {key!r} is {value!r}; Pinecone numbers must be finite"
+    if isinstance(value, (list, tuple)):
+        return f"metadata {key!r} is a list with non-string items; Pinecone lists must contain only strings"
+    if isinstance(value, dict):
+        return (
+            f"metadata {key!r} is a nested object; Pinecone metadata is flat (flatten it or serialize it to a string)"
+        )
+    return (
+        f"metadata {key!r} has type {type(value).__name__}; "
+        "Pinecone accepts strings, numbers, booleans and lists of strings"
+    )
+
+
+def metadata_problem(metadata: dict[str, Any], *, limit: int = MAX_METADATA_BYTES) -> str | None:
+    """Why Pinecone would refuse ``metadata`` (types or size), or ``None``: the check ingestion uses."""
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            return f"metadata key {key!r} is not a string"
+        if not _valid_value(value):
+            return _type_problem(key, value) if value is not None else f"metadata {key!r} is null"
+    size = metadata_size(metadata)
+    if size > limit:
+        return f"metadata (including the text) is {size} bytes, over Pinecone's limit of {limit} bytes per record"
+    return None
+
+
+def _valid_value(value: Any) -> bool:
+    if isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(item, str) for item in value)
+    return False
+
+
+def check_metadata_types(record_id: str, metadata: dict[str, Any]) -> None:
+    """Raise :class:`InvalidRecordError` naming the first metadata value Pinecone cannot store."""
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise InvalidRecordError(
+                f"record {record_id!r}: metadata key {key!r} is not a string",
+                record_id=record_id,
+                field=str(key),
+            )
+        if isinstance(value, (str, bool, int)):
+            continue
+        if isinstance(value, float):
+            if math.isfinite(value):
+                continue
+            problem = f"is {value!r}; Pinecone numbers must be finite"
+        elif value is None:
+            problem = "is null; Pinecone does not store null values (drop the key or use a sentinel string)"
+        elif isinstance(value, (list, tuple)):
+            if all(isinstance(item, str) for item in value):
+                continue
+            problem = "is a list with non-string items; Pinecone lists must contain only strings"
+        elif isinstance(value, dict):
+            problem = "is a nested object; Pinecone metadata is flat (flatten it or serialize it to a string)"
+        else:
+            problem = (
+                f"has type {type(value).__name__}; Pinecone accepts strings, numbers, booleans and lists of strings"
+            )
+        raise InvalidRecordError(f"record {record_id!r}: metadata {key!r} {problem}", record_id=record_id, field=key)
+
+
+def id_problem(record_id: object) -> str | None:
+    """Why Pinecone would refuse ``record_id``, or ``None``.
+
+    Pinecone ids are strings of 1-512 characters, ASCII only and without NUL (its API answers 400 "Vector ID
+    must be ASCII" / "Vector ID must not contain null character").
+    """
+    if not isinstance(record_id, str):
+        return f"record id {record_id!r} is not a string"
+    shown = record_id if len(record_id) <= 60 else record_id[:60] + "..."
+    if not 1 <= len(record_id) <= MAX_ID_LENGTH:
+        return f"record id {shown!r} has {len(record_id)} characters; Pinecone ids have 1-{MAX_ID_LENGTH}"
+    if not record_id.isascii():
+        return f"record id {shown!r} is not ASCII; Pinecone ids must be ASCII"
+    if "\x00" in record_id:
+        return f"record id {shown!r} contains a NUL character; Pinecone ids must not"
+    return None
+
+
+def check_id(record_id: object) -> str:
+    """Return ``record_id`` if Pinecone accepts it, else raise :class:`InvalidRecordError`."""
+    problem = id_problem(record_id)
+    if problem is not None:
+        bad = record_id if isinstance(record_id, str) and record_id else None
+        raise InvalidRecordError(problem, record_id=bad, field="id")
+    assert isinstance(record_id, str)
+    return record_id
+
+
+def _truncate_text_to_fit(
+    record_id: str, metadata: dict[str, Any], text_key: str, size: int, limit: int
+) -> dict[str, Any]:
+    text = metadata.get(text_key)
+    without_text = {**metadata, text_key: ""}
+    if not isinstance(text, str) or metadata_size(without_text) > limit:
+        raise MetadataTooLargeError(
+            f"record {record_id!r}: metadata is {size} bytes, over Pinecone's {limit}-byte limit, "
+            f"even without the {text_key!r} text; nothing was written",
+            record_id=record_id,
+            size=size,
+        )
+    lo, hi = 0, len(text)  # invariant: text[:lo] fits, text[:hi + 1] does not (hi = len(text) does not fit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if metadata_size({**metadata, text_key: text[:mid]}) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    logger.warning(
+        "record %r: text truncated from %d to %d characters to fit Pinecone's %d-byte metadata limit",
+        record_id,
+        len(text),
+        lo,
+        limit,
+    )
+    return {**metadata, text_key: text[:lo]}
+
+
+def prepare_metadata(
+    record_id: str,
+    metadata: dict[str, Any] | None,
+    *,
+    text: str | None = None,
+    text_key: str = "text",
+    truncate_text: bool = False,
+    limit: int = MAX_METADATA_BYTES,
+) -> dict[str, Any]:
+    """Return the metadata to store for one record, as a new dict (the caller's dict is never changed).
+
+    Args:
+        record_id: The record's id (named in errors).
+        metadata: The caller's metadata, or ``None``.
+        text: The record's text, stored under ``text_key`` when given.
+        text_key: Metadata key that holds the text.
+        truncate_text: Shorten the stored text until the metadata fits instead of raising.
+        limit: Metadata size limit in bytes.
+
+    Returns:
+        A fresh dict, ready to send.
+
+    Raises:
+        InvalidRecordError: A value Pinecone cannot store (null, nested object, non-finite number, ...).
+        MetadataTooLargeError: The metadata is over ``limit`` bytes (and cannot be truncated to fit).
+    """
+    stored = dict(metadata) if metadata else {}
+    if text is not None:
+        stored[text_key] = text
+    check_metadata_types(record_id, stored)
+    size = metadata_size(stored)
+    if size <= limit:
+        return stored
+    if truncate_text:
+        return _truncate_text_to_fit(record_id, stored, text_key, size, limit)
+    raise MetadataTooLargeError(
+        f"record {record_id!r}: metadata is {size} bytes, over Pinecone's {limit}-byte limit per record; "
+        "nothing was written (pass truncate_text=True to store a shortened text instead)",
+        record_id=record_id,
+        size=size,
+    )
+
+
+@dataclass(frozen=True)
+class UpsertRecord:
+    """One validated record, ready to send.
+
+    Attributes:
+        id: Record id.
+        values: Dense vector as Python floats.
+        metadata: Metadata to store (possibly empty).
+        size: Bytes this record adds to an upsert request body (as the SDK serializes it).
+    """
+
+    id: str
+    values: list[float]
+    metadata: dict[str, Any]
+    size: int
+
+    def to_request(self) -> dict[str, Any]:
+        """The record as the SDK's ``upsert`` accepts it."""
+        body: dict[str, Any] = {"id": self.id, "values": self.values}
+        if self.metadata:
+            body["metadata"] = self.metadata
+        return body
+
+
+def prepare_records(
+    ids: Sequence[str],
+    vectors: Sequence[Sequence[float]] | np.ndarray,
+    metadatas: Sequence[dict[str, Any]],
+    *,
+    dimension: int | None = None,
+) -> list[UpsertRecord]:
+    """Validate vectors and build records (metadata must already come from :func:`prepare_metadata`).
+
+    Vectors are converted to Python floats (the SDK rejects numpy scalars) in one numpy pass that also checks
+    that they are finite, not all zero, and of one dimension (``dimension`` when given).
+
+    Raises:
+        InvalidRecordError: A vector Pinecone would reject.
+        IndexMismatchError: The vectors' dimension differs from ``dimension``.
+        ValueError: ``ids``, ``vectors`` and ``metadatas`` have different lengths.
+    """
+    if not (len(ids) == len(vectors) == len(metadatas)):
+        raise ValueError(f"got {len(ids)} ids, {len(vectors)} vectors and {len(metadatas)} metadata dicts")
+    if not ids:
+        return []
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except ValueError as exc:  # ragged input
+        lengths = sorted({len(v) for v in vectors})
+        raise InvalidRecordError(
+            f"vectors have different dimensions {lengths}; one call must use one embedding model",
+            record_id=None,
+            field="values",
+        ) from exc
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise InvalidRecordError(
+            f"expected a batch of non-empty vectors, got shape {matrix.shape}", record_id=None, field="values"
+        )
+    if dimension is not None and matrix.shape[1] != dimension:
+        raise IndexMismatchError(
+            f"the vectors have dimension {matrix.shape[1]} but the index has dimension {dimension}; nothing was written"
+        )
+    finite_rows = np.asarray(np.isfinite(matrix).all(axis=1))
+    nonzero_rows = np.asarray(matrix.any(axis=1))
+    bad = ~(finite_rows & nonzero_rows)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        problem = (
+            "contains NaN or infinity" if not finite_rows[row] else "is all zeros (Pinecone needs a non-zero value)"
+        )
+        raise InvalidRecordError(f"record {ids[row]!r}: vector {problem}", record_id=ids[row], field="values")
+    # Serializing every float just to measure it would double the cost of an upsert, so the values are
+    # counted at the longest a float64 repr can be; the rest is measured exactly as the SDK writes it
+    # (json.dumps defaults, ", " between records).
+    values_bytes = _MAX_FLOAT_JSON_BYTES * matrix.shape[1]
+    records = []
+    for record_id, values, metadata in zip(ids, matrix.tolist(), metadatas, strict=True):
+        frame = {"id": record_id, "values": [], "metadata": metadata} if metadata else {"id": record_id, "values": []}
+        records.append(UpsertRecord(record_id, values, metadata, len(json.dumps(frame)) + values_bytes + 2))
+    return records
+
+
+def check_dimension(index_dimension: int | None, vector_dimension: int, where: str) -> None:
+    """Raise :class:`IndexMismatchError` when the vectors' dimension is not the index's."""
+    if index_dimension is not None and index_dimension != vector_dimension:
+        raise IndexMismatchError(
+            f"index {where} has dimension {index_dimension} but the embeddings produce vectors of dimension "
+            f"{vector_dimension}; nothing was written"
+        )
+
+
+def dedupe_last_wins(records: Iterable[UpsertRecord]) -> list[UpsertRecord]:
+    """Keep the last record of each id, in first-seen order.
+
+    Several records with one id in a call are an overwrite; resolving it here keeps the result deterministic
+    when batches are sent concurrently.
+    """
+    latest: dict[str, UpsertRecord] = {}
+    for record in records:
+        latest[record.id] = record
+    return list(latest.values())
+
+
+def plan_upsert_batches(
+    records: Sequence[UpsertRecord],
+    *,
+    namespace: str | None = None,
+    max_records: int = MAX_UPSERT_RECORDS,
+    max_bytes: int = MAX_REQUEST_BYTES,
+) -> list[list[UpsertRecord]]:
+    """Split records into upsert requests of at most ``max_records`` records and strictly under ``max_bytes``.
+
+    Raises:
+        InvalidRecordError: One record alone does not fit in a request.
+    """
+    if not 1 <= max_records <= MAX_UPSERT_RECORDS:
+        raise ValueError(f"max_records must be 1-{MAX_UPSERT_RECORDS}, got {max_records}")
+    envelope = _ENVELOPE_BYTES + len(json.dumps(namespace or ""))
+    batches: list[list[UpsertRecord]] = []
+    current: list[UpsertRecord] = []
+    current_bytes = envelope
+    for record in records:
+        if envelope + record.size >= max_bytes:
+            raise InvalidRecordError(
+                f"record {record.id!r} serializes to {record.size} bytes, too large for one "
+                f"{max_bytes}-byte upsert request",
+                record_id=record.id,
+                field="values",
+            )
+        if current and (len(current) >= max_records or current_bytes + record.size >= max_bytes):
+            batches.append(current)
+            current, current_bytes = [], envelope
+        current.append(record)
+        current_bytes += record.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def plan_fetch_chunks(
+    ids: Sequence[str], *, max_ids: int = MAX_FETCH_IDS, max_query_bytes: int = MAX_FETCH_QUERY_BYTES
+) -> list[list[str]]:
+    """Split ids (deduplicated, order kept) into fetch requests of <= ``max_ids`` ids and a bounded URL."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    current_bytes = 0
+    for record_id in dict.fromkeys(ids):
+        cost = len("ids=&") + len(quote(record_id, safe=""))
+        if current and (len(current) >= max_ids or current_bytes + cost > max_query_bytes):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(record_id)
+        current_bytes += cost
+    if current:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,38 @@
+"""Pipelined, idempotent, resumable ingestion of texts into a vector store, over one engine-neutral core.
+
+- :func:`ingest` / :func:`aingest`: the local runner (a reader thread and a bounded loop over chunks).
+- :func:`process_chunk` / :func:`aprocess_chunk`: the chunk core (existence check, embed, upsert) that the
+  local runner, Ray and Spark all call; it returns a :class:`ChunkResult`.
+- :class:`RecordPreparer` / :class:`Record`: rows to records (text, deterministic id, checked metadata).
+- :class:`IngestReport` (mergeable with ``+``), :class:`RejectedRecord`.
+- :class:`DetailedEmbeddings`, :class:`VectorWriter`: the protocols the core talks to.
+"""
+
+from hf_pinecone.ingestion.core import (
+    DetailedEmbeddings,
+    VectorWriter,
+    aprocess_chunk,
+    as_detailed,
+    process_chunk,
+)
+from hf_pinecone.ingestion.records import TEXT_KEY, Record, RecordPreparer
+from hf_pinecone.ingestion.report import ChunkResult, IngestReport, RejectedRecord
+from hf_pinecone.ingestion.run import aingest, ingest
+from hf_pinecone.ingestion.sources import Source
+
+__all__ = [
+    "TEXT_KEY",
+    "ChunkResult",
+    "DetailedEmbeddings",
+    "IngestReport",
+    "Record",
+    "RecordPreparer",
+    "RejectedRecord",
+    "Source",
+    "VectorWriter",
+    "aingest",
+    "aprocess_chunk",
+    "as_detailed",
+    "ingest",
+    "process_chunk",
+]

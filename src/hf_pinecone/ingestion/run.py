@@ -1,0 +1,400 @@
+"""The local runner: ``ingest`` / ``aingest`` = a reader thread + a bounded loop over :func:`aprocess_chunk`.
+
+Records flow through four stages, a chunk at a time::
+
+    read (thread) -> existence check (fetch) -> embed (endpoint) -> upsert
+
+Several chunks are in flight at once, so embedding requests and upserts overlap; the endpoint client's own
+limiter bounds HTTP concurrency and ``max_chunks_in_flight * chunk_size`` bounds the records held in memory.
+Ids are derived from the content (:func:`hf_pinecone.ids.content_id`), so a re-run skips what is already
+stored and a run killed at any point can simply be started again.
+
+Sync/async: the async runner is the implementation; :func:`ingest` runs it on a private event loop (in a worker
+thread when the caller already runs a loop), and closes what it opened on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from langchain_pinecone import PineconeVectorStore
+
+from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
+from hf_pinecone.embeddings import InferenceEndpointEmbeddings
+from hf_pinecone.errors import (
+    ChunkError,
+    ConfigurationError,
+    EndpointAuthError,
+    EndpointError,
+    EndpointUnavailableError,
+    HfPineconeError,
+    IngestError,
+    redact,
+)
+from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk
+from hf_pinecone.ingestion.records import RecordPreparer
+from hf_pinecone.ingestion.report import REJECTED_SAMPLE, ChunkResult, IngestReport, RejectedRecord
+from hf_pinecone.ingestion.sources import Chunk, Reader, Source, open_source
+
+__all__ = ["aingest", "ingest"]
+
+logger = logging.getLogger("hf_pinecone")
+
+
+class ErrorSink:
+    """Writes rejected records to a JSONL file (opened on the first rejection) and keeps a small sample."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self.sample: list[RejectedRecord] = []
+        self.count = 0
+
+    def add(self, rejected: RejectedRecord) -> None:
+        """Record one rejection."""
+        self.count += 1
+        if len(self.sample) < REJECTED_SAMPLE:
+            self.sample.append(rejected)
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+        # ensure_ascii keeps lone surrogates representable.
+        self._file.write(json.dumps(rejected.to_dict()) + "\n")
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def written_to(self) -> Path | None:
+        """The file, when something was written to it."""
+        return self.path if self.count and self.path is not None else None
+
+
+class _Totals:
+    """The run's counts, merged from the reader's chunks and the chunk results (one event loop: no locks)."""
+
+    def __init__(self, sink: ErrorSink, bar: Any) -> None:
+        self.sink = sink
+        self.bar = bar
+        self.read = self.duplicates = self.already_present = self.embedded = self.upserted = 0
+
+    def read_chunk(self, chunk: Chunk) -> None:
+        self.read += chunk.read
+        self.duplicates += chunk.duplicates
+        for rejected in chunk.rejected:
+            self.sink.add(rejected)
+        self.bar.update(chunk.duplicates + len(chunk.rejected))
+
+    def add(self, result: ChunkResult) -> None:
+        self.already_present += result.already_present
+        self.embedded += result.embedded
+        self.upserted += result.upserted
+        for rejected in result.rejected:
+            self.sink.add(rejected)
+        self.bar.update(result.done)
+
+    def report(self, seconds: float) -> IngestReport:
+        return IngestReport(
+            read=self.read,
+            duplicates=self.duplicates,
+            already_present=self.already_present,
+            embedded=self.embedded,
+            upserted=self.upserted,
+            failed=self.sink.count,
+            seconds=seconds,
+            records_per_second=self.read / seconds if seconds > 0 else 0.0,
+            errors_file=self.sink.written_to,
+            rejected=tuple(self.sink.sample),
+        )
+
+
+def _credentials(*holders: Any) -> list[str]:
+    """Literal secrets held by the store and the embeddings, to scrub from messages.
+
+    Pattern-based redaction only catches key-shaped values; a server that quotes the credentials it received
+    (some proxies do) must not make them reach an exception.
+    """
+    found: list[str] = []
+    for holder in holders:
+        for name in ("_pinecone_api_key", "hf_token"):
+            value: Any = getattr(holder, name, None)
+            secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            if isinstance(secret, str) and secret:
+                found.append(secret)
+    return found
+
+
+def _failure_message(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    if isinstance(exc, EndpointAuthError):
+        what = "the endpoint refused the credentials (check HF_TOKEN)"
+    elif isinstance(exc, EndpointUnavailableError):
+        what = "the endpoint stayed unavailable after every retry"
+    elif isinstance(exc, EndpointError):
+        what = "the endpoint failed"
+    elif isinstance(exc, HfPineconeError):
+        what = "the store failed"
+    else:
+        what = f"the store failed ({type(exc).__name__})"
+    return f"ingestion stopped: {what}: {redact(str(exc), secrets)}"
+
+
+def _progress_bar(total: int | None, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        unit="rec",
+        desc="ingest",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+# --------------------------------------------------------------------------------------------------- public
+async def aingest(
+    source: Source,
+    *,
+    store: VectorStore,
+    embeddings: Embeddings | None = None,
+    column: str | None = None,
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] | None = None,
+    namespace: str | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    errors_file: str | Path | None = None,
+    progress: bool = True,
+    chunk_size: int = 512,
+    max_chunks_in_flight: int = 8,
+    max_metadata_bytes: int | None = None,
+) -> IngestReport:
+    """Embed and store texts, fast and safe to re-run (async).
+
+    See :func:`ingest` for the arguments.
+
+    Raises:
+        ConfigurationError: The source or a column is invalid (raised before anything is written).
+        IngestError: A run-level failure (auth, endpoint unavailable after retries, store failure) stopped the
+            run; what was upserted stays stored and ``exc.report`` holds the partial :class:`IngestReport`.
+    """
+    if chunk_size < 1:
+        raise ConfigurationError(f"chunk_size must be >= 1, got {chunk_size}")
+    if max_chunks_in_flight < 1:
+        raise ConfigurationError(f"max_chunks_in_flight must be >= 1, got {max_chunks_in_flight}")
+    if limit is not None and limit < 0:
+        raise ConfigurationError(f"limit must be >= 0, got {limit}")
+    if embeddings is None:
+        embeddings = store.embeddings
+    if embeddings is None and isinstance(store, VectorWriter):
+        raise ConfigurationError("no embeddings: pass embeddings= or give the store an embedding")
+    if namespace is None and isinstance(store, PineconeVectorStore):
+        namespace = getattr(store, "namespace", None)
+    if max_metadata_bytes is None and isinstance(store, PineconeVectorStore):
+        max_metadata_bytes = MAX_METADATA_BYTES
+    if isinstance(embeddings, InferenceEndpointEmbeddings):
+        # Resolved first: a missing endpoint URL fails here, before any file is opened.
+        embeddings.async_client  # noqa: B018
+
+    started = time.perf_counter()
+    rows, total, column = await asyncio.to_thread(open_source, source, column, None)
+    if limit is not None and total is not None:
+        total = min(total, limit)
+    preparer = RecordPreparer(
+        column=column,
+        id_column=id_column,
+        metadata_columns=metadata_columns,
+        namespace=namespace,
+        max_metadata_bytes=max_metadata_bytes,
+    )
+    reader = Reader(rows, preparer=preparer, limit=limit, chunk_size=chunk_size)
+    sink = ErrorSink(Path(errors_file).expanduser() if errors_file is not None else None)
+    bar = _progress_bar(total, progress)
+    totals = _Totals(sink, bar)
+    slots = asyncio.Semaphore(max_chunks_in_flight)
+    tasks: set[asyncio.Task[ChunkResult]] = set()
+    failure: list[BaseException] = []
+
+    def finished(task: asyncio.Task[ChunkResult]) -> None:
+        tasks.discard(task)
+        slots.release()
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, ChunkError):
+            totals.add(exc.result)  # what the chunk did before it failed still counts
+            exc = exc.__cause__ or exc
+        if exc is not None:
+            if not failure:
+                failure.append(exc)
+        else:
+            totals.add(task.result())
+
+    try:
+        try:
+            while not failure:
+                await slots.acquire()
+                if failure:
+                    slots.release()
+                    break
+                try:
+                    chunk = await asyncio.to_thread(reader.next_chunk)
+                except BaseException:
+                    slots.release()
+                    raise
+                if chunk is None:
+                    slots.release()
+                    break
+                totals.read_chunk(chunk)
+                task = asyncio.create_task(
+                    aprocess_chunk(chunk.records, embeddings=embeddings, store=store, namespace=namespace, force=force)
+                )
+                tasks.add(task)
+                task.add_done_callback(finished)
+            # Chunks already in flight still finish, so everything embedded is stored before we report.
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        await asyncio.to_thread(reader.close)
+        sink.close()
+        bar.close()
+
+    report = totals.report(time.perf_counter() - started)
+    if failure:
+        first = failure[0]
+        if isinstance(first, ConfigurationError):
+            raise first
+        message = _failure_message(first, _credentials(store, embeddings))
+        raise IngestError(f"{message} ({report})", report=report) from first
+    if report.failed:
+        logger.warning(
+            "%d record(s) rejected%s",
+            report.failed,
+            f"; see {report.errors_file}" if report.errors_file else "",
+        )
+    return report
+
+
+async def _close_loop_clients(embeddings: Any, store: Any) -> None:
+    """Close the connection pools opened on the private loop that ends with :func:`ingest`."""
+    if isinstance(embeddings, InferenceEndpointEmbeddings):
+        await embeddings.aclose()
+    if isinstance(store, PineconeVectorStore):
+        await store.aclose()
+
+
+def ingest(
+    source: Source,
+    *,
+    store: VectorStore,
+    embeddings: Embeddings | None = None,
+    column: str | None = None,
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] | None = None,
+    namespace: str | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    errors_file: str | Path | None = None,
+    progress: bool = True,
+    chunk_size: int = 512,
+    max_chunks_in_flight: int = 8,
+    max_metadata_bytes: int | None = None,
+) -> IngestReport:
+    """Embed and store texts, fast and safe to re-run.
+
+    Embedding requests and upserts run concurrently and overlap; at most ``max_chunks_in_flight * chunk_size``
+    records are held in memory whatever the size of the source. Each record gets a deterministic id
+    (:func:`hf_pinecone.ids.content_id` of its text and namespace, unless ``id_column`` is given) and its text
+    is stored as metadata ``"text"``. Ids already in the index are skipped (one fetch per chunk) unless
+    ``force``, so an interrupted or killed run is resumed by running it again.
+
+    Each chunk goes through :func:`~hf_pinecone.ingestion.aprocess_chunk`: with a
+    :class:`~hf_pinecone.store.PineconeStore` (a :class:`~hf_pinecone.ingestion.VectorWriter`), records go
+    through the embeddings' batching (``aembed_documents_detailed``, with its prefixes and prompt) and the
+    store's bounded upserts. Any other LangChain ``VectorStore`` is written through
+    ``add_texts(texts, metadatas, ids=...)`` with its own embeddings; its existence check uses ``get_by_ids``
+    when the store implements it.
+
+    Args:
+        source: An iterable of strings or of records (mappings); a ``datasets.Dataset`` / ``IterableDataset``;
+            or the path of a local ``.parquet``, ``.jsonl``/``.json``, ``.csv``/``.tsv`` or ``.txt`` file
+            (read streaming; for ``.txt`` each non-blank line is a record).
+        store: Where to write.
+        embeddings: The embeddings to use; defaults to ``store.embeddings``.
+        column: The text column of records (default ``"text"``).
+        id_column: Column holding record ids; by default ids are derived from the text and namespace.
+        metadata_columns: Columns stored as metadata; by default every column other than the text and id
+            columns. ``None`` values are left out (Pinecone has no null); other unsupported values reject the
+            record.
+        namespace: Pinecone namespace (default: the store's).
+        limit: Read at most this many records from the source (before deduplication).
+        force: Re-embed and overwrite records whose ids are already in the index.
+        errors_file: JSONL file that receives each rejected record (``id``, ``text``, ``reason``, ``row``);
+            created on the first rejection. Without it, rejected records are only counted, logged and sampled
+            in :attr:`IngestReport.rejected`.
+        progress: Show a tqdm progress bar (records/s) on stderr.
+        chunk_size: Records per pipeline chunk (one existence check and one embed call each).
+        max_chunks_in_flight: Chunks being checked, embedded or upserted at once (bounds memory).
+        max_metadata_bytes: Reject records whose metadata (with the text) exceeds this many bytes before
+            embedding them; defaults to Pinecone's 40,960 for Pinecone stores, no check for other stores.
+
+    Returns:
+        An :class:`IngestReport`; ``read == duplicates + already_present + upserted + failed``.
+
+    Raises:
+        ConfigurationError: The source or a column is invalid (raised before anything is written).
+        IngestError: A run-level failure (auth, endpoint unavailable after retries, store failure) stopped the
+            run; what was upserted stays stored and ``exc.report`` holds the partial :class:`IngestReport`.
+    """
+    chosen_embeddings = embeddings if embeddings is not None else store.embeddings
+
+    async def run_and_close() -> IngestReport:
+        try:
+            return await aingest(
+                source,
+                store=store,
+                embeddings=embeddings,
+                column=column,
+                id_column=id_column,
+                metadata_columns=metadata_columns,
+                namespace=namespace,
+                limit=limit,
+                force=force,
+                errors_file=errors_file,
+                progress=progress,
+                chunk_size=chunk_size,
+                max_chunks_in_flight=max_chunks_in_flight,
+                max_metadata_bytes=max_metadata_bytes,
+            )
+        finally:
+            await _close_loop_clients(chosen_embeddings, store)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_and_close())
+    # Called from a running loop (a notebook, an async app): run on a private loop in a worker thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-ingest") as pool:
+        return pool.submit(asyncio.run, run_and_close()).result()
