@@ -25,7 +25,6 @@ the source order.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -37,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# TEMPORARY ADAPTER (issue 13): at merge, import these from hf_pinecone.ingestion instead.
-from hf_pinecone._core_adapter import Record, RecordPreparer, aprocess_chunk
+from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone.config import LOCAL_PINECONE_API_KEY, Settings
 from hf_pinecone.errors import ConfigurationError, redact
-from hf_pinecone.ingestion import PINECONE_MAX_METADATA_BYTES, IngestReport, RejectedRecord
+from hf_pinecone.ingestion import IngestReport, Record, RecordPreparer, RejectedRecord, aprocess_chunk
+from hf_pinecone.ingestion._dedup import DigestSet, id_digest
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -134,7 +133,7 @@ class WorkerSpec:
     column: str = "text"
     id_column: str | None = None
     metadata_columns: tuple[str, ...] | None = None
-    max_metadata_bytes: int | None = PINECONE_MAX_METADATA_BYTES
+    max_metadata_bytes: int | None = MAX_METADATA_BYTES
     force: bool = False
     max_concurrency: int | None = None
     hf_token: SecretSource | None = field(default=None, repr=False)
@@ -309,17 +308,11 @@ class _Claims:
     """Ids this worker has taken on, as 16-byte digests (bounded memory); claims of failed batches go back."""
 
     def __init__(self) -> None:
-        from hf_pinecone.ingestion import _DigestSet  # the single-process reader's exact digest set
-
-        self._seen = _DigestSet()
+        self._seen = DigestSet()  # the single-process reader's exact digest set
         self._released: set[bytes] = set()
 
-    @staticmethod
-    def _digest(record_id: str) -> bytes:
-        return hashlib.blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
     def claim(self, record_id: str) -> bool:
-        digest = self._digest(record_id)
+        digest = id_digest(record_id)
         if self._seen.add(digest):
             return True
         if digest in self._released:
@@ -328,7 +321,7 @@ class _Claims:
         return False
 
     def release(self, record_ids: Iterable[str]) -> None:
-        self._released.update(self._digest(i) for i in record_ids)
+        self._released.update(id_digest(i) for i in record_ids)
 
 
 def _cap_adaptive(client: Any, maximum: int) -> None:
@@ -608,7 +601,9 @@ def worker_error(text: str) -> tuple[str, str]:
     a JVM stack); our own error classes are preferred, else the last ``Name: message`` line of the Python part.
     """
     python_part = text.split("JVM stacktrace", 1)[0]
-    found = _OUR_ERROR_LINE.findall(python_part) or _ERROR_LINE.findall(python_part)
+    ours = _OUR_ERROR_LINE.findall(python_part)
+    # A ChunkError only says "this chunk stopped"; the endpoint's or store's error it wraps is the news.
+    found = [f for f in ours if f[0] != "ChunkError"] or ours or _ERROR_LINE.findall(python_part)
     if not found:
         return "", " ".join(python_part.split())[:2000]
     name, message = found[-1]

@@ -65,8 +65,9 @@ from hf_pinecone._distributed import (
     read_prepared,
     share_budget,
 )
+from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone.errors import ConfigurationError, IngestError
-from hf_pinecone.ingestion import PINECONE_MAX_METADATA_BYTES, IngestReport
+from hf_pinecone.ingestion import IngestReport
 
 __all__ = [
     "EmbedUpsertActor",
@@ -110,7 +111,7 @@ def prepare_batch(
     id_column: str | None = None,
     metadata_columns: Sequence[str] | None = None,
     namespace: str | None = None,
-    max_metadata_bytes: int | None = PINECONE_MAX_METADATA_BYTES,
+    max_metadata_bytes: int | None = MAX_METADATA_BYTES,
 ) -> Any:
     """Ray ``map_batches`` function: source rows -> prepared records (``batch_format="pyarrow"``).
 
@@ -353,7 +354,7 @@ def ingest(
     hf_token: SecretSource | None = None,
     pinecone_api_key: SecretSource | None = None,
     create_index: bool = True,
-    max_metadata_bytes: int | None = PINECONE_MAX_METADATA_BYTES,
+    max_metadata_bytes: int | None = MAX_METADATA_BYTES,
     **embedding_options: Any,
 ) -> IngestReport:
     """Embed and store a Ray dataset's texts: the Ray equivalent of :func:`hf_pinecone.ingest`.

@@ -49,8 +49,9 @@ from hf_pinecone._distributed import (
     share_budget,
     worker_error,
 )
+from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone.errors import ConfigurationError, IngestError
-from hf_pinecone.ingestion import PINECONE_MAX_METADATA_BYTES, IngestReport
+from hf_pinecone.ingestion import IngestReport
 
 __all__ = ["WorkerSpec", "ingest", "partition_function"]
 
@@ -182,7 +183,7 @@ def ingest(
     hf_token: SecretSource | None = None,
     pinecone_api_key: SecretSource | None = None,
     create_index: bool = True,
-    max_metadata_bytes: int | None = PINECONE_MAX_METADATA_BYTES,
+    max_metadata_bytes: int | None = MAX_METADATA_BYTES,
     **embedding_options: Any,
 ) -> IngestReport:
     """Embed and store a Spark DataFrame's texts through ``mapInPandas``: the Spark :func:`hf_pinecone.ingest`.
