@@ -266,3 +266,18 @@ def wait_exited(pids: set[int], timeout: float) -> bool:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (from ``/proc/*/stat`` parent links)."""
+    parents: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path("/proc", entry, "stat").read_text()
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found

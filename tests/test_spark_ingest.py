@@ -227,3 +227,54 @@ def test_cli_engine_spark_reads_a_jsonl_glob(spark: Any, svc: Services, index_na
     payload = json.loads(result.stdout[result.stdout.index("{") :])
     assert (payload["engine"], payload["read"], payload["upserted"]) == ("spark", 200, 200)
     assert svc.contents(index_name) == expected(rows)
+
+
+@pytest.mark.slow
+def test_driver_killed_then_rerun_embeds_only_the_missing(spark: Any, index_name: str, tmp_path: Path) -> None:
+    """The real ``hf-pinecone ingest --engine spark`` in a subprocess (its own local Spark) is SIGKILLed mid-run."""
+    import subprocess
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import distributed_support as ds_support
+
+    n = 6000
+    rows = corpus_rows(n)
+    corpus = {r["text"] for r in rows}
+    data = tmp_path / "corpus"
+    data.mkdir()
+    for part in range(6):
+        pq.write_table(pa.Table.from_pylist(rows[part * 1000 : (part + 1) * 1000]), data / f"part-{part}.parquet")
+    with services(per_item_delay=0.0005, replicas=2) as s:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "HF_TOKEN", "PINECONE_API_KEY")}
+        env.update(
+            HF_ENDPOINT_URL=s.endpoint_url, PINECONE_CONTROLLER_HOST=s.pinecone_url, PINECONE_INDEX_NAME=index_name
+        )
+        cmd = [sys.executable, "-c", "from hf_pinecone.cli import main; main()", "ingest", "--engine", "spark"]
+        proc = subprocess.Popen([*cmd, "--workers", "2", "--file", str(data)], env=env, stderr=subprocess.PIPE)
+        try:
+            while True:  # wait for upsert answers, then look at the index: no timing
+                seen = s.upserts.done
+                if seen and s.visible(index_name) >= n // 4:
+                    break
+                assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")[-3000:]
+                assert s.upserts.wait_done_beyond(seen, timeout=240)
+            family = ds_support.descendants(proc.pid)  # the JVM and its Python workers
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        # The JVM exits when its Python driver is gone, and takes its Python workers with it.
+        assert ds_support.wait_exited(family, timeout=120)
+        assert s.endpoint_stats.wait_for(lambda st: st.in_flight == 0, timeout=60)
+        assert s.upserts.wait_idle(timeout=60)
+        stored_before = {text for text, _ in s.contents(index_name).values()}
+        assert 0 < len(stored_before) < n
+        s.embedder.take(corpus)
+
+        report = ingest(s, spark.read.parquet(str(data)), index_name)
+        assert report.already_present == len(stored_before) > 0
+        assert set(s.embedder.take(corpus)) == corpus - stored_before
+        assert report.embedded == report.upserted == n - len(stored_before)
+        assert s.contents(index_name) == expected(rows)

@@ -118,7 +118,10 @@ def _spark_frame(session: Any, kind: str | None, files: list[Path] | None, hf_da
 def _spark_session(workers: int | None) -> Any:
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName("hf-pinecone-ingest").config("spark.pyspark.python", sys.executable)
+    # PySpark starts its Python workers with PYSPARK_PYTHON (else `python3` from PATH, which may not have
+    # hf-pinecone): this interpreter, unless the user chose one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("hf-pinecone-ingest")
     active = SparkSession.getActiveSession()
     if active is None and not os.environ.get("SPARK_MASTER"):
         builder = builder.master(f"local[{workers or '*'},4]")
