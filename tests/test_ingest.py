@@ -383,5 +383,5 @@ def test_fast_path_needs_no_sdk_session(store: PineconeStore, monkeypatch: pytes
     texts = [f"plane {i}" for i in range(50)]
     report = ingest(texts, store=store, progress=False)
     assert (report.upserted, report.failed) == (50, 0)
-    assert store._index_dimension == DIM  # learned through the data plane
+    assert store.index_dimension == DIM  # learned through the data plane
     assert vector_count(store) == 50

@@ -199,3 +199,19 @@ def test_construction_by_name_resolves_the_host_at_first_use(pinecone_url: str, 
     ids = store.add_texts(["hello", "world"])
     assert [d.id for d in store.get_by_ids(ids)] == ids
     assert repr(store).endswith(f"/indexes/{index_name}', namespace=None)")
+
+
+async def test_from_texts_and_from_existing_index_resolve_by_name(pinecone_url: str, index_name: str) -> None:
+    """Upstream's class constructors work by name without the SDK's lookup (and so without its exceptions)."""
+    control.ensure_index(index_name, dimension=4, api_key="local", host=pinecone_url)
+    options = {"pinecone_api_key": "local", "controller_host": pinecone_url}
+    store = PineconeStore.from_texts(["alpha", "beta"], EMB, index_name=index_name, **options)
+    assert isinstance(store, PineconeStore) and store.existing_ids(store.add_texts(["alpha"])) != set()
+    again = PineconeStore.from_existing_index(index_name, EMB, **options)
+    assert [d.page_content for d in again.similarity_search("alpha", k=1)] == ["alpha"]
+    later = await PineconeStore.afrom_texts(["gamma"], EMB, index_name=index_name, **options)
+    assert len(await later.aget_by_ids(later.add_texts(["gamma"]))) == 1
+    with pytest.raises(PineconeUnavailableError):
+        PineconeStore.from_existing_index(
+            "docs", EMB, pinecone_api_key="local", controller_host=_refused_url(), retry=RETRY
+        ).similarity_search("x")
