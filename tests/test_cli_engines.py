@@ -78,3 +78,28 @@ def test_unknown_engine_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", "--file", str(tmp_path / "c"), "--engine", "dask"])
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: --engine must be one of local, ray, spark, got 'dask'"
+
+
+def test_errors_dataset_replaces_only_its_own_files(tmp_path: Path) -> None:
+    from hf_pinecone._distributed import BatchOutcome, OutcomeCollector
+    from hf_pinecone.ingestion import RejectedRecord
+
+    errors = tmp_path / "errors"
+    errors.mkdir()
+    (errors / "part-0.parquet").write_bytes(b"someone else's file")
+    first = OutcomeCollector(errors)
+    first.add(
+        BatchOutcome(
+            read=3, upserted=1, rejected=[RejectedRecord(0, "a", "", "empty"), RejectedRecord(2, None, None, "x")]
+        ).to_table()
+    )
+    report = first.report()
+    assert (report.read, report.upserted, report.failed, report.errors_file) == (3, 1, 2, errors)
+    assert len(pq.read_table(errors / "rejected-00000.parquet")) == 2
+    second = OutcomeCollector(errors, secrets=["hf_secretToken123456"])
+    second.add(BatchOutcome(read=1, rejected=[RejectedRecord(0, "b", "t", "refused hf_secretToken123456")]).to_table())
+    assert second.report().rejected[0].reason == "refused ***"
+    assert sorted(p.name for p in errors.iterdir()) == ["part-0.parquet", "rejected-00000.parquet"]
+    assert pq.read_table(errors / "rejected-00000.parquet").to_pylist() == [
+        {"row": 0, "id": "b", "text": "t", "reason": "refused ***"}
+    ]

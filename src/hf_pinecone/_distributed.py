@@ -419,7 +419,7 @@ class ChunkWorker:
 class OutcomeCollector:
     """Sums outcome tables into an :class:`IngestReport`; writes rejected records as parquet under ``errors_path``.
 
-    The errors dataset is a directory of ``part-NNNNN.parquet`` files (columns ``row, id, text, reason``), readable
+    The errors dataset is a directory of ``rejected-NNNNN.parquet`` files (columns ``row, id, text, reason``), readable
     by ``pandas.read_parquet``, ``ray.data.read_parquet`` or ``spark.read.parquet``; part files of an earlier run
     there are replaced. It is written only when something was rejected.
     """
@@ -434,7 +434,7 @@ class OutcomeCollector:
         self._secrets = list(secrets)
         self._started = time.perf_counter()
         if self.path is not None and self.path.is_dir():
-            for old in self.path.glob("part-*.parquet"):
+            for old in self.path.glob("rejected-*.parquet"):  # only files this class writes
                 old.unlink()
 
     def add(self, table: Any) -> None:
@@ -461,7 +461,7 @@ class OutcomeCollector:
         pa = _pa()
         schema = pa.schema([("row", pa.int64()), ("id", pa.string()), ("text", pa.string()), ("reason", pa.string())])
         self.path.mkdir(parents=True, exist_ok=True)
-        part = self.path / f"part-{self._parts:05d}.parquet"
+        part = self.path / f"rejected-{self._parts:05d}.parquet"
         pq.write_table(pa.Table.from_pylist(self._pending, schema=schema), part)
         self._parts += 1
         self._pending = []
