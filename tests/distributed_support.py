@@ -208,6 +208,11 @@ def pid_of_client(port: int) -> int:
     raise LookupError(f"no process owns a socket on local port {port}")
 
 
+def local_key() -> str:
+    """The local Pinecone server's key (not a secret), as a key source."""
+    return "local"
+
+
 class FileSecret:
     """A secret source reading a file in the worker: what a cluster would read from a mounted secret."""
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.endpoint_server import HashEmbedder, serve_endpoint
 from hf_pinecone.local.faults import DEFAULT_KINDS, Fault, FaultInjector, FaultPlan
 

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from hf_pinecone import control
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import RetryPolicy, control
 from hf_pinecone.errors import (
     IndexNotFoundError,
     PineconeAuthError,

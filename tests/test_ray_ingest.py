@@ -25,7 +25,7 @@ import ray.data
 
 import distributed_support as ds_support
 from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import RetryPolicy
 from hf_pinecone.errors import ConfigurationError
 from hf_pinecone.ids import content_id
 from hf_pinecone.local.faults import Fault
@@ -140,9 +140,9 @@ def test_composable_parts_and_datasink(ray_cluster: Any, svc: Services, index_na
     from hf_pinecone.store import ensure_index
 
     host = ensure_index(index_name, dimension=ds_support.DIM, api_key="local", host=svc.pinecone_url)
-    from hf_pinecone._distributed import WorkerSpec, local_pinecone_key
+    from hf_pinecone.ray import WorkerSpec
 
-    spec = WorkerSpec(endpoint_url=svc.endpoint_url, index_host=host, pinecone_api_key=local_pinecone_key)
+    spec = WorkerSpec(endpoint_url=svc.endpoint_url, index_host=host, pinecone_api_key=ds_support.local_key)
     rows = corpus_rows(100)
     outcomes = (
         ray.data.from_items(rows)
@@ -163,7 +163,7 @@ def test_composable_parts_and_datasink(ray_cluster: Any, svc: Services, index_na
     vectors = [
         {"id": f"v{i}", "values": [float(i + 1)] * ds_support.DIM, "metadata": {"text": f"t{i}"}} for i in range(50)
     ]
-    sink = PineconeDatasink(index_host=host, namespace="pre", pinecone_api_key=local_pinecone_key)
+    sink = PineconeDatasink(index_host=host, namespace="pre", pinecone_api_key=ds_support.local_key)
     ray.data.from_items(vectors).write_datasink(sink)
     assert sink.upserted == 50
     stored = svc.contents(index_name, namespace="pre")

@@ -24,7 +24,7 @@ import httpx2
 import pytest
 from pinecone import Pinecone
 
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import RetryPolicy
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import EndpointUnavailableError, IngestError
 from hf_pinecone.ids import content_id

@@ -19,8 +19,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from hf_pinecone import InferenceEndpointEmbeddings
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import InferenceEndpointEmbeddings, RetryPolicy
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient
 from hf_pinecone.lifecycle import EndpointStateError
 from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app

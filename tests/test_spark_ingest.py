@@ -21,7 +21,7 @@ if os.system("java -version >/dev/null 2>&1") != 0:
     pytest.skip("Spark needs a Java runtime (apt-get install openjdk-17-jre-headless)", allow_module_level=True)
 
 from distributed_support import FileSecret, Services, corpus_rows, pid_of_client, services
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import RetryPolicy
 from hf_pinecone.errors import ConfigurationError
 from hf_pinecone.ids import content_id
 from hf_pinecone.local.faults import Fault
@@ -131,8 +131,7 @@ def test_secrets_resolved_in_workers_never_pickled_or_logged(
 ) -> None:
     from pyspark import cloudpickle
 
-    from hf_pinecone._distributed import WorkerSpec
-    from hf_pinecone.spark import partition_function
+    from hf_pinecone.spark import WorkerSpec, partition_function
 
     token, key = "hf_sparkWorkerSecret012345678", "pcsk_sparkWorkerKey_012345678"
     (tmp_path / "token").write_text(token)

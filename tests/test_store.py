@@ -26,8 +26,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_pinecone import PineconeVectorStore
 
+from hf_pinecone import RetryPolicy
 from hf_pinecone._pinecone import protocol
-from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.errors import (
     IndexMismatchError,
     IndexNotFoundError,
@@ -38,7 +38,7 @@ from hf_pinecone.errors import (
     PineconeUnavailableError,
 )
 from hf_pinecone.ids import content_id
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.faults import Fault, FaultPlan
 from hf_pinecone.local.pinecone_server import create_pinecone_app, serve_pinecone
 from hf_pinecone.store import (

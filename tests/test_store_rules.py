@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from conftest import HashEndpoint, vector_count
+from hf_pinecone import RetryPolicy
 from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone._pinecone.records import metadata_size
-from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import MetadataTooLargeError, PineconeUnavailableError
 from hf_pinecone.ingestion import ingest
