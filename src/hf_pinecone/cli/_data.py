@@ -37,9 +37,7 @@ EXIT_INTERRUPTED = 130
 # "env var:" part itself from envvar=; the flag still overrides the variable, exactly as Settings.from_env does.
 IndexOpt = Annotated[
     str | None,
-    typer.Option(
-        "--index", "-i", envvar="PINECONE_INDEX_NAME", help="Pinecone index name (default: hf-endpoints)."
-    ),
+    typer.Option("--index", "-i", envvar="PINECONE_INDEX_NAME", help="Pinecone index name (default: hf-endpoints)."),
 ]
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Pinecone namespace (default: '').")]
 EndpointOpt = Annotated[
@@ -283,8 +281,7 @@ def _load_saved_dataset(folder: Path, split: str) -> Any:
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
             raise ConfigurationError(
-                f"split {split!r} not found in the saved dataset {folder}; choose one with --split: "
-                f"{', '.join(loaded)}"
+                f"split {split!r} not found in the saved dataset {folder}; choose one with --split: {', '.join(loaded)}"
             )
         return loaded[split]
     return loaded
@@ -339,7 +336,9 @@ def _load_hf_dataset(name: str, split: str, config: str | None) -> Any:
 def ingest_cmd(
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Local .parquet, .jsonl/.json, .csv/.tsv or .txt file (read streaming)."),
+        typer.Option(
+            "--file", "-f", help="A .parquet, .jsonl/.json, .csv/.tsv or .txt file, a directory or a glob of them."
+        ),
     ] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Hugging Face dataset name or local dataset folder.")
@@ -378,20 +377,31 @@ def ingest_cmd(
     cold_start_timeout: ColdStartOpt = None,
     allow_insecure_http: InsecureOpt = False,
     as_json: JsonOpt = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process), ray (RAY_ADDRESS or a local cluster) or spark.")
+    ] = "local",
+    workers: Annotated[int | None, typer.Option(min=1, help="Workers for --engine ray|spark.")] = None,
 ) -> None:
-    """Embed texts from a file or a dataset and store them in the index (re-runs skip stored records).
+    """Embed texts from a file, a directory or glob of files, or a dataset, and store them in the index.
 
-    Exit status: 0 done; 3 done but some records were rejected (listed in --errors-file; "status": "partial"
-    with --json); 1 error; 130 Ctrl-C (what was stored is kept: run the same command again to resume).
+    Re-runs skip stored records. Exit status: 0 done; 3 done but some records were rejected (listed in
+    --errors-file; "status": "partial" with --json); 1 error; 130 Ctrl-C (what was stored is kept: run the
+    same command again to resume).
     """
+    from hf_pinecone.cli import _engines
     from hf_pinecone.errors import IngestError, IngestInterrupted
     from hf_pinecone.ingestion import IngestReport, ingest
     from hf_pinecone.ingestion.sources import check_file
 
     if (file is None) == (dataset is None):
         raise ConfigurationError("give exactly one source: --file PATH or --dataset NAME")
+    if engine != "local":  # every option above, by name: the engines module maps them
+        _distributed_ingest_cmd(engine, locals())
+        return
     if file is not None:
-        check_file(file.expanduser())  # missing or empty: one line before any index is created
+        file = _engines.local_source(file)  # a file, or a glob of a directory's files
+        if "*" not in str(file):
+            check_file(file.expanduser())  # missing or empty: one line before any index is created
     if limit == 0:
         # Nothing is read, so nothing is created: an empty index would be a surprise.
         if as_json:
@@ -467,6 +477,25 @@ def _report_interrupted(report: Any, index: str, namespace: str | None, as_json:
         f"interrupted: {done}; run the same command again to resume: stored records are skipped, not re-embedded",
         err=True,
     )
+
+
+def _distributed_ingest_cmd(engine: str, args: dict[str, Any]) -> None:
+    """``ingest --engine ray|spark``: the same options and output, through :mod:`hf_pinecone.cli._engines`."""
+    from hf_pinecone.cli import _engines
+
+    if engine not in _engines.ENGINES:
+        raise ConfigurationError(f"--engine must be one of {', '.join(_engines.ENGINES)}, got {engine!r}")
+    _quiet_model_loading()
+    report = _engines.distributed_ingest(engine, **_engines.cli_options(args))
+    if args["as_json"]:
+        where = {"engine": engine, "index": args["index"], "namespace": args["namespace"]}
+        _emit_json({"status": report.status, **where, **report.to_dict()})
+    else:
+        typer.echo(f"{engine}: {report}")
+        if report.failed:
+            typer.echo(_rejected_line(report), err=True)
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @reports_errors
