@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from hf_pinecone._compat_names import map_compat_names
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig, resolve_token
@@ -39,6 +40,24 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             embeddings = InferenceEndpointEmbeddings(endpoint_url="https://xyz.endpoints.huggingface.cloud")
             vectors = embeddings.embed_documents(["a happy dog", "a sad dog"])
             query = embeddings.embed_query("which dog is happy?")
+
+    Drop-in names:
+        The constructor arguments of langchain-huggingface's ``HuggingFaceEndpointEmbeddings`` and
+        langchain-community's ``HuggingFaceInferenceAPIEmbeddings`` work too, so changing only the class name
+        is enough: ``model=`` (an endpoint URL, or an endpoint name), ``huggingfacehub_api_token=`` /
+        ``api_key=`` (the token), ``api_url=`` (the endpoint URL), ``model_kwargs={"normalize": ...,
+        "truncate": ..., "prompt_name": ..., "truncation_direction": ...}``, ``task="feature-extraction"``.
+        A model repository id (``model="org/name"``), a ``provider``, or an unknown ``model_kwargs`` entry
+        is refused with a message saying what to pass instead.
+
+        .. code-block:: python
+
+            embeddings = InferenceEndpointEmbeddings(
+                model="https://xyz.endpoints.huggingface.cloud",
+                task="feature-extraction",
+                huggingfacehub_api_token="hf_...",
+                model_kwargs={"normalize": True, "truncate": True},
+            )
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
@@ -68,6 +87,8 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """Ask the endpoint to L2-normalize vectors (TEI ``normalize``); ``None`` leaves the server default."""
     truncate: bool | None = None
     """Ask the endpoint to truncate inputs longer than the model's limit (TEI ``truncate``)."""
+    truncation_direction: Literal["Left", "Right"] | None = None
+    """Side cut when ``truncate`` (TEI ``truncation_direction``; ``"left"`` / ``"right"`` accepted too)."""
     prompt_name: str | None = None
     """sentence-transformers prompt applied to documents (TEI ``prompt_name``)."""
     query_prompt_name: str | None = None
@@ -84,6 +105,18 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """User or organisation owning ``endpoint_name`` (default: the token's user)."""
     auto_resume: bool = False
     """Resume a paused ``endpoint_name`` at first use."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_in_names(cls, data: Any) -> Any:
+        # langchain-huggingface / langchain-community constructor names (see hf_pinecone._compat_names).
+        return map_compat_names(data)
+
+    @field_validator("truncation_direction", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> Any:
+        # huggingface_hub's feature_extraction types it Literal["left", "right"]; TEI's enum is Left / Right.
+        return value.capitalize() if isinstance(value, str) and value.lower() in ("left", "right") else value
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _client: EndpointClient | None = PrivateAttr(default=None)
@@ -122,6 +155,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
                     normalize=self.normalize,
                     truncate=self.truncate,
                     prompt_name=self.prompt_name,
+                    truncation_direction=self.truncation_direction,
                     allow_insecure_http=self.allow_insecure_http,
                 )
             return self._config

@@ -84,6 +84,8 @@ class EndpointConfig:
         normalize: Sent as ``normalize`` when set (TEI).
         truncate: Sent as ``truncate`` when set (TEI).
         prompt_name: Sent as ``prompt_name`` when set (TEI, sentence-transformers prompts).
+        truncation_direction: Sent as ``truncation_direction`` when set (TEI: ``"Left"`` or ``"Right"``, the side
+            cut when ``truncate``).
         allow_insecure_http: Allow sending the token over plain http to a non-loopback host.
     """
 
@@ -98,6 +100,7 @@ class EndpointConfig:
     normalize: bool | None = None
     truncate: bool | None = None
     prompt_name: str | None = None
+    truncation_direction: str | None = None
     allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
@@ -115,6 +118,10 @@ class EndpointConfig:
             raise ConfigurationError(f"cold_start_timeout must be >= 0, got {self.cold_start_timeout}")
         if self.max_batch_bytes < 64:
             raise ConfigurationError(f"max_batch_bytes must be >= 64, got {self.max_batch_bytes}")
+        if self.truncation_direction not in (None, "Left", "Right"):
+            raise ConfigurationError(
+                f"truncation_direction must be 'Left' or 'Right', got {self.truncation_direction!r}"
+            )
 
 
 def resolve_token(token: SecretStr | str | None) -> SecretStr | None:
@@ -175,6 +182,7 @@ class _Base:
             normalize=self.config.normalize,
             truncate=self.config.truncate,
             prompt_name=self.config.prompt_name,
+            truncation_direction=self.config.truncation_direction,
             secrets=(secret,) if secret else (),
         )
         fixed = self.config.max_concurrency
