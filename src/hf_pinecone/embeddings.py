@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 from hf_pinecone._compat_names import map_compat_names
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
+from hf_pinecone._tokenize import Token
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig, resolve_token
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError
 
@@ -271,6 +272,34 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             _prefixed(self.query_prefix, [text]), prompt_name=self._query_prompt()
         )
         return vectors[0]
+
+    # ------------------------------------------------------------------ tokenizer (TEI)
+    def tokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """The endpoint's own tokenization of ``texts`` (TEI ``POST /tokenize``), with byte offsets.
+
+        Used by token-aware chunking (``ingest(..., chunk_tokens=N)``). See :meth:`EndpointClient.tokenize`.
+        """
+        return self.client.tokenize(texts, add_special_tokens=add_special_tokens)
+
+    async def atokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """Async :meth:`tokenize`."""
+        return await self.async_client.atokenize(texts, add_special_tokens=add_special_tokens)
+
+    def endpoint_info(self) -> dict[str, Any]:
+        """The endpoint's ``GET /info`` (TEI: ``model_id``, ``max_input_length``, ``max_client_batch_size``, ...).
+
+        ``{}`` when the endpoint has no ``/info`` (the inference toolkit).
+        """
+        return self.client.info()
+
+    async def aendpoint_info(self) -> dict[str, Any]:
+        """Async :meth:`endpoint_info`."""
+        return await self.async_client.ainfo()
+
+    def max_input_length(self) -> int | None:
+        """The most tokens per input the endpoint accepts (TEI ``max_input_length`` from ``GET /info``), if known."""
+        value = self.endpoint_info().get("max_input_length")
+        return value if isinstance(value, int) and value > 0 else None
 
 
 def _prefixed(prefix: str, texts: Any) -> list[str]:
