@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from hf_pinecone import InferenceEndpointEmbeddings
 from hf_pinecone._tokenize import Token, char_offsets
 from hf_pinecone.errors import ConfigurationError
-from hf_pinecone.ingestion import ingest
+from hf_pinecone.ingestion import ChunkResult, DocumentChunker, Record, RecordPreparer, ingest, process_documents
 from hf_pinecone.ingestion.chunking import (
     chunk_id,
     chunk_version,
@@ -225,3 +225,36 @@ def test_cli_ingest_chunk_tokens(
     query = CliRunner().invoke(app, ["query", "violin lessons", "--index", index_name, "--json"])
     assert query.exit_code == 0, query.output
     assert "violin lessons" in query.stdout
+
+
+def test_document_prefix_counts_against_the_limit(endpoint_url: str, pinecone_url: str, index_name: str) -> None:
+    emb = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, document_prefix="passage: ")
+    host = ensure_index(index_name, dimension=DIM, api_key="local", host=pinecone_url)
+    store = PineconeStore(embedding=emb, pinecone_api_key="local", host=host)
+    # 254 fits the bare model (256 - [CLS] - [SEP]) but not with the prefix's tokens in front of every chunk.
+    with pytest.raises(ConfigurationError, match=r"use chunk_tokens (\d+) or less") as info:
+        ingest(["a dog"], store=store, chunk_tokens=254, progress=False)
+    allowed = int(str(info.value).rsplit("use chunk_tokens ", 1)[1].split()[0])
+    assert allowed < 254
+    assert ingest(["a dog"], store=store, chunk_tokens=allowed, progress=False).upserted == 1
+
+
+def test_sync_process_documents_is_the_same_core_for_other_engines(
+    store: PineconeStore, embeddings: InferenceEndpointEmbeddings
+) -> None:
+    """What a Ray or Spark worker calls on a batch of prepared documents (sync)."""
+    preparer = RecordPreparer(id_column="id", max_metadata_bytes=None)
+    chunker = DocumentChunker(embeddings, chunk_tokens=32, chunk_overlap=0)
+
+    def run(text: str) -> ChunkResult:
+        record = preparer.prepare({"id": "s", "text": text}, 0)
+        assert isinstance(record, Record)
+        return process_documents([record], chunker=chunker, embeddings=embeddings, store=store)
+
+    first = run(_document("quiet libraries", 20))
+    old = _chunks(store, "s")
+    assert first.upserted == len(old) > 2 and first.failed == 0
+    assert run(_document("quiet libraries", 20)).already_present == first.upserted
+    second = run(_document("noisy markets", 10))
+    new = _chunks(store, "s")
+    assert second.upserted == len(new) and not (set(new) & set(old))

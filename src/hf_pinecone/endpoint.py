@@ -57,7 +57,7 @@ from hf_pinecone._tls import default_ssl_context
 from hf_pinecone._tokenize import Token, parse_tokens, tokenize_body, tokenize_url
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
 
-__all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
+__all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "Token", "resolve_token"]
 
 @dataclass(frozen=True)
 class EndpointConfig:

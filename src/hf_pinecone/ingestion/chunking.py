@@ -11,7 +11,8 @@ How a document is cut (:func:`plan_chunks`, pure):
   longer than ``max_input_length * 100`` characters is sent as several whitespace-cut segments, since TEI
   refuses inputs over ``max_input_length * 250`` characters).
 - A chunk holds at most ``chunk_tokens`` tokens (special tokens excluded; ``chunk_tokens`` plus the model's
-  special tokens must fit ``max_input_length`` from ``GET /info``, so nothing is truncated). Within the last half
+  special tokens and the embeddings' ``document_prefix`` must fit ``max_input_length`` from ``GET /info``, so
+  nothing is truncated; a ``prompt_name`` prompt is not counted: leave room for it). Within the last half
   of that window it ends at the best boundary: a blank line, else a line break, else the end of a sentence,
   else a word boundary; never inside a word unless a word alone exceeds the window.
 - The next chunk starts ``chunk_overlap`` tokens before that end (moved forward to a word start).
@@ -23,7 +24,7 @@ Ids and metadata (deterministic, so re-runs skip what is stored):
 - chunk id: ``f"{parent_id}#{version}:{index}"``; ``version`` is 12 hex digits of a SHA-256 of the document's
   text and the chunking settings, so a changed document (or changed settings) gets new chunk ids.
 - metadata: the document's metadata columns, ``text`` (the chunk's text), ``parent_id``, ``chunk_index``,
-  ``chunk_start`` / ``chunk_end`` (character offsets into the document).
+  ``chunk_start`` / ``chunk_end`` (character offsets into the document; Pinecone returns numbers as floats).
 
 Replacing a changed document: when any chunk id of a document is not stored yet (a new or changed document, or
 ``force``), the ids listed under ``parent_id + "#"`` that are chunks of another version are deleted first
@@ -232,6 +233,12 @@ class DocumentChunker:
         self._lock = asyncio.Lock()
 
     # ---- limits
+    def _probe_text(self) -> str:
+        # A one-token text behind the embeddings' document_prefix: its tokens beyond one are the overhead
+        # (special tokens and prefix) every chunk carries when embedded.
+        prefix = getattr(self.tokenizer, "document_prefix", "")
+        return (prefix if isinstance(prefix, str) else "") + "a"
+
     def _check_limits(self, info: dict[str, Any], specials: int) -> tuple[int, int]:
         max_len = info.get("max_input_length")
         batch = info.get("max_client_batch_size")
@@ -240,7 +247,7 @@ class DocumentChunker:
             if self.chunk_tokens + specials > max_len:
                 raise ConfigurationError(
                     f"chunk_tokens={self.chunk_tokens} does not fit the endpoint's max_input_length {max_len} "
-                    f"(with {specials} special tokens): use chunk_tokens {max_len - specials} or less"
+                    f"(with {specials} special and prefix tokens): use chunk_tokens {max_len - specials} or less"
                 )
             return max(1000, max_len * _SEGMENT_FACTOR), min(batch, 256)
         return 25_600, min(batch, 256)
@@ -259,20 +266,20 @@ class DocumentChunker:
             if self._limits is None:
                 info = await self.tokenizer.aendpoint_info()
                 try:
-                    probe = await self.tokenizer.atokenize(["a"], add_special_tokens=True)
+                    probe = await self.tokenizer.atokenize([self._probe_text()], add_special_tokens=True)
                 except EndpointRequestError as exc:
                     raise self._unsupported(exc) or exc from exc
-                self._limits = self._check_limits(info, sum(t.special for t in probe[0]))
+                self._limits = self._check_limits(info, len(probe[0]) - 1)
             return self._limits
 
     def _slimits(self) -> tuple[int, int]:
         if self._limits is None:
             info = self.tokenizer.endpoint_info()
             try:
-                probe = self.tokenizer.tokenize(["a"], add_special_tokens=True)
+                probe = self.tokenizer.tokenize([self._probe_text()], add_special_tokens=True)
             except EndpointRequestError as exc:
                 raise self._unsupported(exc) or exc from exc
-            self._limits = self._check_limits(info, sum(t.special for t in probe[0]))
+            self._limits = self._check_limits(info, len(probe[0]) - 1)
         return self._limits
 
     # ---- planning a batch
