@@ -28,7 +28,8 @@ Ids and metadata (deterministic, so re-runs skip what is stored):
 
 Replacing a changed document: when any chunk id of a document is not stored yet (a new or changed document, or
 ``force``), the ids listed under ``parent_id + "#"`` that are chunks of another version are deleted first
-(Pinecone ``list`` by prefix: serverless indexes), then the new chunks are written. Stale chunks are found only
+(Pinecone ``list`` by prefix: serverless indexes; one request per new or changed document), then the new chunks
+are written. Stale chunks are found only
 for a stable ``parent_id``: with content ids (no ``id_column``) a changed document is a new document. Stores
 other than :class:`~hf_pinecone.store.PineconeStore` get the chunks, without stale-chunk deletion.
 """
@@ -68,6 +69,7 @@ CHUNK_METADATA_KEYS = ("parent_id", "chunk_index", "chunk_start", "chunk_end")
 
 _SEGMENT_FACTOR = 100  # characters per token budget of one /tokenize input (TEI refuses > 250 x max_input_length)
 _MAX_TOKENIZE_BYTES = 1_000_000  # per /tokenize request body (TEI's payload limit is 2 MB)
+_LIST_CONCURRENCY = 8  # list-by-prefix requests in flight per batch of documents
 _SENTENCE_END = frozenset(".!?;:\u3002\uff01\uff1f")  # and the CJK full stop, exclamation and question marks
 
 
@@ -427,8 +429,11 @@ async def aprocess_documents(
             parents = _parents(chunks)
             changed = [p for p, ids in parents.items() if force or not ids <= present]
 
+            slots = asyncio.Semaphore(_LIST_CONCURRENCY)
+
             async def stale_of(parent: str) -> list[str]:
-                listed = await writer.alist_ids(prefix=parent + "#", namespace=namespace)
+                async with slots:
+                    listed = await writer.alist_ids(prefix=parent + "#", namespace=namespace)
                 return stale_chunk_ids(parent, listed, parents[parent])
 
             stale = [i for ids in await asyncio.gather(*(stale_of(p) for p in changed)) for i in ids]
