@@ -3,7 +3,8 @@
 huggingface/text-embeddings-inference ``router/src/http/server.rs`` ``tokenize`` and ``types.rs``
 ``TokenizeRequest`` / ``SimpleToken``: the body is ``{"inputs": str | [str], "add_special_tokens": bool = true,
 "prompt_name": str | null}``; the answer is one list per input of ``{"id", "text", "special", "start", "stop"}``,
-``start`` / ``stop`` being byte offsets into the input's UTF-8 (``null`` for special tokens). It is not
+``start`` / ``stop`` being byte offsets into the input's UTF-8 (``null`` for special tokens; core/src/tokenization.rs
+``into_tokens`` slices ``input.bytes()`` with them). It is not
 truncated, but an input over ``max_input_length * MAX_CHAR_MULTIPLIER`` characters is refused
 (core/src/tokenization.rs ``tokenize_input``). The retry / transport loop lives in the clients (``endpoint.py``).
 """
