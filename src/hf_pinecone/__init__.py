@@ -43,6 +43,9 @@ _EXPORTS: dict[str, str] = {
     "RecordPreparer": "hf_pinecone.ingestion",
     "process_chunk": "hf_pinecone.ingestion",
     "aprocess_chunk": "hf_pinecone.ingestion",
+    "DocumentChunker": "hf_pinecone.ingestion",
+    "process_documents": "hf_pinecone.ingestion",
+    "aprocess_documents": "hf_pinecone.ingestion",
     # Inference Endpoint lifecycle
     "ensure_endpoint": "hf_pinecone.lifecycle",
     "resolve_endpoint_url": "hf_pinecone.lifecycle",
@@ -74,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "MetadataTooLargeError": "hf_pinecone.errors",
     "InvalidRecordError": "hf_pinecone.errors",
     "IngestError": "hf_pinecone.errors",
+    "UnsupportedArgumentError": "hf_pinecone.errors",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -122,16 +126,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.errors import PineconeStoreError as PineconeStoreError
     from hf_pinecone.errors import PineconeUnavailableError as PineconeUnavailableError
     from hf_pinecone.errors import RerankInputError as RerankInputError
+    from hf_pinecone.errors import UnsupportedArgumentError as UnsupportedArgumentError
     from hf_pinecone.ids import content_id as content_id
     from hf_pinecone.ingestion import ChunkResult as ChunkResult
+    from hf_pinecone.ingestion import DocumentChunker as DocumentChunker
     from hf_pinecone.ingestion import IngestReport as IngestReport
     from hf_pinecone.ingestion import Record as Record
     from hf_pinecone.ingestion import RecordPreparer as RecordPreparer
     from hf_pinecone.ingestion import RejectedRecord as RejectedRecord
     from hf_pinecone.ingestion import aingest as aingest
     from hf_pinecone.ingestion import aprocess_chunk as aprocess_chunk
+    from hf_pinecone.ingestion import aprocess_documents as aprocess_documents
     from hf_pinecone.ingestion import ingest as ingest
     from hf_pinecone.ingestion import process_chunk as process_chunk
+    from hf_pinecone.ingestion import process_documents as process_documents
     from hf_pinecone.lifecycle import EndpointInfo as EndpointInfo
     from hf_pinecone.lifecycle import ensure_endpoint as ensure_endpoint
     from hf_pinecone.lifecycle import resolve_endpoint_url as resolve_endpoint_url

@@ -291,6 +291,7 @@ def build_body(
     normalize: bool | None = None,
     truncate: bool | None = None,
     prompt_name: str | None = None,
+    truncation_direction: str | None = None,
 ) -> bytes:
     """The JSON request body: ``{"inputs": [...]}`` plus the options that are set."""
     payload: dict[str, Any] = {"inputs": list(texts)}
@@ -300,6 +301,8 @@ def build_body(
         payload["truncate"] = truncate
     if prompt_name is not None:
         payload["prompt_name"] = prompt_name
+    if truncation_direction is not None:
+        payload["truncation_direction"] = truncation_direction  # TEI types.rs `TruncationDirection`
     return _dumps(payload)
 
 
@@ -523,6 +526,7 @@ class EndpointProtocol:
         normalize: Sent as ``normalize`` when not ``None``.
         truncate: Sent as ``truncate`` when not ``None``.
         prompt_name: Default ``prompt_name`` sent when not ``None``.
+        truncation_direction: Sent as ``truncation_direction`` (``"Left"`` / ``"Right"``) when not ``None``.
         secrets: Values scrubbed from every message.
         clock: Monotonic clock (injectable for tests).
     """
@@ -537,6 +541,7 @@ class EndpointProtocol:
     normalize: bool | None = None
     truncate: bool | None = None
     prompt_name: str | None = None
+    truncation_direction: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -681,6 +686,7 @@ class EndpointProtocol:
             normalize=self.normalize,
             truncate=self.truncate,
             prompt_name=prompt_name if prompt_name is not None else self.prompt_name,
+            truncation_direction=self.truncation_direction,
         )
 
     def plan(self, texts: Sequence[str], prompt_name: str | None = None) -> list[list[int]]:

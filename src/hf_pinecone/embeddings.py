@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from hf_pinecone._compat_names import map_compat_names
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
+from hf_pinecone._tokenize import Token
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient, EndpointConfig, resolve_token
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError
 
@@ -39,6 +41,24 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             embeddings = InferenceEndpointEmbeddings(endpoint_url="https://xyz.endpoints.huggingface.cloud")
             vectors = embeddings.embed_documents(["a happy dog", "a sad dog"])
             query = embeddings.embed_query("which dog is happy?")
+
+    Drop-in names:
+        The constructor arguments of langchain-huggingface's ``HuggingFaceEndpointEmbeddings`` and
+        langchain-community's ``HuggingFaceInferenceAPIEmbeddings`` work too, so changing only the class name
+        is enough: ``model=`` (an endpoint URL, or an endpoint name), ``huggingfacehub_api_token=`` /
+        ``api_key=`` (the token), ``api_url=`` (the endpoint URL), ``model_kwargs={"normalize": ...,
+        "truncate": ..., "prompt_name": ..., "truncation_direction": ...}``, ``task="feature-extraction"``.
+        A model repository id (``model="org/name"``), a ``provider``, or an unknown ``model_kwargs`` entry
+        is refused with a message saying what to pass instead.
+
+        .. code-block:: python
+
+            embeddings = InferenceEndpointEmbeddings(
+                model="https://xyz.endpoints.huggingface.cloud",
+                task="feature-extraction",
+                huggingfacehub_api_token="hf_...",
+                model_kwargs={"normalize": True, "truncate": True},
+            )
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
@@ -68,6 +88,8 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """Ask the endpoint to L2-normalize vectors (TEI ``normalize``); ``None`` leaves the server default."""
     truncate: bool | None = None
     """Ask the endpoint to truncate inputs longer than the model's limit (TEI ``truncate``)."""
+    truncation_direction: Literal["Left", "Right"] | None = None
+    """Side cut when ``truncate`` (TEI ``truncation_direction``; ``"left"`` / ``"right"`` accepted too)."""
     prompt_name: str | None = None
     """sentence-transformers prompt applied to documents (TEI ``prompt_name``)."""
     query_prompt_name: str | None = None
@@ -84,6 +106,18 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """User or organisation owning ``endpoint_name`` (default: the token's user)."""
     auto_resume: bool = False
     """Resume a paused ``endpoint_name`` at first use."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_in_names(cls, data: Any) -> Any:
+        # langchain-huggingface / langchain-community constructor names (see hf_pinecone._compat_names).
+        return map_compat_names(data)
+
+    @field_validator("truncation_direction", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> Any:
+        # huggingface_hub's feature_extraction types it Literal["left", "right"]; TEI's enum is Left / Right.
+        return value.capitalize() if isinstance(value, str) and value.lower() in ("left", "right") else value
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _client: EndpointClient | None = PrivateAttr(default=None)
@@ -122,6 +156,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
                     normalize=self.normalize,
                     truncate=self.truncate,
                     prompt_name=self.prompt_name,
+                    truncation_direction=self.truncation_direction,
                     allow_insecure_http=self.allow_insecure_http,
                 )
             return self._config
@@ -237,6 +272,34 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             _prefixed(self.query_prefix, [text]), prompt_name=self._query_prompt()
         )
         return vectors[0]
+
+    # ------------------------------------------------------------------ tokenizer (TEI)
+    def tokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """The endpoint's own tokenization of ``texts`` (TEI ``POST /tokenize``), with byte offsets.
+
+        Used by token-aware chunking (``ingest(..., chunk_tokens=N)``). See :meth:`EndpointClient.tokenize`.
+        """
+        return self.client.tokenize(texts, add_special_tokens=add_special_tokens)
+
+    async def atokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """Async :meth:`tokenize`."""
+        return await self.async_client.atokenize(texts, add_special_tokens=add_special_tokens)
+
+    def endpoint_info(self) -> dict[str, Any]:
+        """The endpoint's ``GET /info`` (TEI: ``model_id``, ``max_input_length``, ``max_client_batch_size``, ...).
+
+        ``{}`` when the endpoint has no ``/info`` (the inference toolkit).
+        """
+        return self.client.info()
+
+    async def aendpoint_info(self) -> dict[str, Any]:
+        """Async :meth:`endpoint_info`."""
+        return await self.async_client.ainfo()
+
+    def max_input_length(self) -> int | None:
+        """The most tokens per input the endpoint accepts (TEI ``max_input_length`` from ``GET /info``), if known."""
+        value = self.endpoint_info().get("max_input_length")
+        return value if isinstance(value, int) and value > 0 else None
 
 
 def _prefixed(prefix: str, texts: Any) -> list[str]:

@@ -58,14 +58,15 @@ from hf_pinecone._protocol import (
     info_url,
     server_message,
 )
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone._retry import RetryPolicy, parse_retry_after
 from hf_pinecone._tls import default_ssl_context
+from hf_pinecone._tokenize import Token, parse_tokens, tokenize_body, tokenize_url
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
+__all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "Token", "resolve_token"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class EndpointConfig:
         normalize: Sent as ``normalize`` when set (TEI).
         truncate: Sent as ``truncate`` when set (TEI).
         prompt_name: Sent as ``prompt_name`` when set (TEI, sentence-transformers prompts).
+        truncation_direction: Sent as ``truncation_direction`` when set (TEI: ``"Left"`` or ``"Right"``, the side
+            cut when ``truncate``).
         allow_insecure_http: Allow sending the token over plain http to a non-loopback host.
     """
 
@@ -108,6 +111,7 @@ class EndpointConfig:
     normalize: bool | None = None
     truncate: bool | None = None
     prompt_name: str | None = None
+    truncation_direction: str | None = None
     allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
@@ -125,6 +129,10 @@ class EndpointConfig:
             raise ConfigurationError(f"cold_start_timeout must be >= 0, got {self.cold_start_timeout}")
         if self.max_batch_bytes < 64:
             raise ConfigurationError(f"max_batch_bytes must be >= 64, got {self.max_batch_bytes}")
+        if self.truncation_direction not in (None, "Left", "Right"):
+            raise ConfigurationError(
+                f"truncation_direction must be 'Left' or 'Right', got {self.truncation_direction!r}"
+            )
 
 
 def resolve_token(token: SecretStr | str | None) -> SecretStr | None:
@@ -185,6 +193,7 @@ class _Base:
             normalize=self.config.normalize,
             truncate=self.config.truncate,
             prompt_name=self.config.prompt_name,
+            truncation_direction=self.config.truncation_direction,
             secrets=(secret,) if secret else (),
         )
         fixed = self.config.max_concurrency
@@ -242,6 +251,30 @@ class _Base:
         except ValueError:
             return {}
         return data if isinstance(data, dict) else {}
+
+    def _tokenize_delay(self, outcome: Outcome, attempt: int, started: float) -> float | None:
+        """Seconds to wait before retrying a ``/tokenize`` request, or ``None`` to stop (success or final)."""
+        if isinstance(outcome, TransportFailure):
+            retry_after = None
+        elif self.config.retry.should_retry_status(outcome.status):
+            retry_after = parse_retry_after(outcome.headers.get("retry-after"))
+            # 503 while a scaled-to-zero endpoint starts: waited out like embed requests are.
+            if outcome.status == 503 and time.monotonic() - started < self.config.cold_start_timeout:
+                return self.config.retry.delay(min(attempt, 3), retry_after)
+        else:
+            return None
+        return self.config.retry.delay(attempt, retry_after) if attempt < self.config.retry.max_retries else None
+
+    def _tokenize_result(self, outcome: Outcome, expected: int) -> list[list[Token]]:
+        url = tokenize_url(self.url)
+        if isinstance(outcome, TransportFailure):
+            raise EndpointUnavailableError(
+                f"could not reach endpoint {url}: {outcome.kind}: {redact(outcome.detail, self._protocol.secrets)}",
+                url=url,
+            )
+        if not 200 <= outcome.status < 300:
+            raise classify_error(outcome.status, url, server_message(outcome.body), secrets=self._protocol.secrets)
+        return parse_tokens(outcome.body, expected=expected, url=url)
 
     @staticmethod
     def _deferred(action: Send, permit: Permit) -> bool:
@@ -414,6 +447,38 @@ class EndpointClient(_Base):
         """The endpoint's ``GET /info`` (TEI model id, limits, ...), or ``{}`` when it has none."""
         return self._info_result(self._get(Get(self._info_url(), self.config.timeout)))
 
+    def tokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """The endpoint's own tokenization of ``texts`` (TEI ``POST /tokenize``), in one request.
+
+        Retries 429/5xx, connection errors and timeouts like embedding requests (503 up to
+        ``cold_start_timeout``). Keep each text under ``max_input_length * 250`` characters (TEI refuses longer
+        ones) and the batch within the endpoint's ``max_client_batch_size``.
+
+        Returns:
+            Per text, its tokens with byte offsets (:class:`hf_pinecone._tokenize.Token`).
+
+        Raises:
+            EndpointRequestError: The endpoint refused (404 / 405: it has no ``/tokenize``, e.g. the inference
+                toolkit; 413 / 422: too many or too long inputs).
+            EndpointAuthError: 401/403.
+            EndpointUnavailableError: Still unavailable after every retry.
+        """
+        checked = check_texts(texts)
+        if not checked:
+            return []
+        url, body = tokenize_url(self.url), tokenize_body(checked, add_special_tokens=add_special_tokens)
+        started, attempt = time.monotonic(), 0
+        while True:
+            outcome: Outcome
+            with self._limiter.slot() as permit:
+                permit.ignore = True  # not an embedding request: says nothing about embedding throughput
+                outcome = self._request("POST", url, body, None)
+            delay = self._tokenize_delay(outcome, attempt, started)
+            if delay is None:
+                return self._tokenize_result(outcome, len(checked))
+            time.sleep(delay)
+            attempt += 1
+
     def close(self) -> None:
         """Close the connection pool and worker threads."""
         with self._executor_lock:
@@ -574,6 +639,24 @@ class AsyncEndpointClient(_Base):
     async def ainfo(self) -> dict[str, Any]:
         """Async :meth:`EndpointClient.info`."""
         return self._info_result(await self._get(Get(self._info_url(), self.config.timeout)))
+
+    async def atokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[Token]]:
+        """Async :meth:`EndpointClient.tokenize`."""
+        checked = check_texts(texts)
+        if not checked:
+            return []
+        url, body = tokenize_url(self.url), tokenize_body(checked, add_special_tokens=add_special_tokens)
+        started, attempt = time.monotonic(), 0
+        while True:
+            outcome: Outcome
+            async with self._limiter.aslot() as permit:
+                permit.ignore = True  # not an embedding request: says nothing about embedding throughput
+                outcome = await self._request("POST", url, body, None)
+            delay = self._tokenize_delay(outcome, attempt, started)
+            if delay is None:
+                return self._tokenize_result(outcome, len(checked))
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -79,6 +79,7 @@ __all__ = [
     "PineconeStoreError",
     "PineconeUnavailableError",
     "RerankInputError",
+    "UnsupportedArgumentError",
     "redact",
 ]
 
@@ -123,6 +124,14 @@ class HfPineconeError(Exception):
 
 class ConfigurationError(HfPineconeError, ValueError):
     """The configuration (arguments or environment) is missing, invalid or unsafe."""
+
+
+class UnsupportedArgumentError(HfPineconeError, TypeError):
+    """A constructor argument (e.g. a langchain-huggingface name) that has no equivalent here; says what to pass.
+
+    A ``TypeError`` like Python's own "unexpected keyword argument", and deliberately no ``ValueError``: pydantic
+    would wrap one into a ``ValidationError`` that quotes the raw arguments, tokens included.
+    """
 
 
 class InsecureTransportError(ConfigurationError):

@@ -728,6 +728,40 @@ class PineconeStore(PineconeVectorStore):
     ) -> PineconeStore:
         """A store on an existing index, looked up at first use (``pool_threads`` accepted for compatibility)."""
         return cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+    # -- list ---
+
+    def list_ids(self, *, prefix: str | None = None, namespace: str | None = None) -> list[str]:
+        """Every id in the namespace that starts with ``prefix`` (Pinecone ``GET /vectors/list``, all pages).
+
+        Pinecone lists serverless indexes only (pod-based ones answer an error). Chunked ingestion uses it to
+        find a document's stale chunks (ids ``PARENT#...``).
+
+        Args:
+            prefix: Id prefix; ``None`` lists every id (mind the size).
+            namespace: Namespace (default: the store's).
+
+        Returns:
+            The ids, in the order Pinecone pages them.
+        """
+        plane = self._plane()
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            page, token = plane.list_page(self._ns(namespace), prefix=prefix, token=token)
+            ids.extend(page)
+            if not token:
+                return ids
+
+    async def alist_ids(self, *, prefix: str | None = None, namespace: str | None = None) -> list[str]:
+        """Async :meth:`list_ids`."""
+        plane = await self._aplane()
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            page, token = await plane.alist_page(self._ns(namespace), prefix=prefix, token=token)
+            ids.extend(page)
+            if not token:
+                return ids
 
     # -- stats ---
 

@@ -371,6 +371,18 @@ def ingest_cmd(
     ] = Path("hf-pinecone-errors.jsonl"),
     force: Annotated[bool, typer.Option("--force", help="Re-embed and overwrite records already stored.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    chunk_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Split each document into chunks of at most this many tokens, counted by the endpoint's tokenizer "
+            "(TEI /tokenize; must fit its max_input_length). Default: embed each record whole.",
+        ),
+    ] = None,
+    chunk_overlap: Annotated[
+        int | None,
+        typer.Option(min=0, help="Tokens shared by consecutive chunks (with --chunk-tokens; default: 1/8 of it)."),
+    ] = None,
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
     controller_host: ControllerOpt = None,
@@ -435,6 +447,8 @@ def ingest_cmd(
                 force=force,
                 errors_file=errors_file,
                 progress=progress and not as_json,
+                chunk_tokens=chunk_tokens,
+                chunk_overlap=chunk_overlap,
             )
         except IngestError as exc:
             partial = getattr(exc, "report", None)

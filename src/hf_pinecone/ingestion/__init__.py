@@ -4,10 +4,13 @@
 - :func:`process_chunk` / :func:`aprocess_chunk`: the chunk core (existence check, embed, upsert) that the
   local runner, Ray and Spark all call; it returns a :class:`ChunkResult`.
 - :class:`RecordPreparer` / :class:`Record`: rows to records (text, deterministic id, checked metadata).
+- :class:`DocumentChunker`, :func:`aprocess_documents` / :func:`process_documents`: token-aware chunking of long
+  documents with the endpoint's tokenizer, replacing a changed document's stale chunks (``chunking.py``).
 - :class:`IngestReport` (mergeable with ``+``), :class:`RejectedRecord`.
 - :class:`DetailedEmbeddings`, :class:`VectorWriter`: the protocols the core talks to.
 """
 
+from hf_pinecone.ingestion.chunking import DocumentChunker, aprocess_documents, plan_chunks, process_documents
 from hf_pinecone.ingestion.core import (
     DetailedEmbeddings,
     VectorWriter,
@@ -24,6 +27,7 @@ __all__ = [
     "TEXT_KEY",
     "ChunkResult",
     "DetailedEmbeddings",
+    "DocumentChunker",
     "IngestReport",
     "Record",
     "RecordPreparer",
@@ -32,7 +36,10 @@ __all__ = [
     "VectorWriter",
     "aingest",
     "aprocess_chunk",
+    "aprocess_documents",
     "as_detailed",
     "ingest",
+    "plan_chunks",
     "process_chunk",
+    "process_documents",
 ]

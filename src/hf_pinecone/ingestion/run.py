@@ -42,6 +42,7 @@ from hf_pinecone.errors import (
     IngestInterrupted,
     redact,
 )
+from hf_pinecone.ingestion.chunking import DocumentChunker, aprocess_documents
 from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk
 from hf_pinecone.ingestion.records import RecordPreparer
 from hf_pinecone.ingestion.report import REJECTED_SAMPLE, ChunkResult, IngestReport, RejectedRecord
@@ -185,6 +186,8 @@ async def aingest(
     chunk_size: int = 512,
     max_chunks_in_flight: int = 8,
     max_metadata_bytes: int | None = None,
+    chunk_tokens: int | None = None,
+    chunk_overlap: int | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run (async).
 
@@ -201,6 +204,8 @@ async def aingest(
         raise ConfigurationError(f"max_chunks_in_flight must be >= 1, got {max_chunks_in_flight}")
     if limit is not None and limit < 0:
         raise ConfigurationError(f"limit must be >= 0, got {limit}")
+    if chunk_overlap is not None and chunk_tokens is None:
+        raise ConfigurationError("chunk_overlap applies to chunking: give chunk_tokens too")
     if embeddings is None:
         embeddings = store.embeddings
     if embeddings is None and isinstance(store, VectorWriter):
@@ -212,6 +217,15 @@ async def aingest(
     if isinstance(embeddings, InferenceEndpointEmbeddings):
         # Resolved first: a missing endpoint URL fails here, before any file is opened.
         embeddings.async_client  # noqa: B018
+    chunker: DocumentChunker | None = None
+    if chunk_tokens is not None:
+        # Documents are checked against the metadata limit chunk by chunk, not whole.
+        chunker = DocumentChunker(
+            embeddings,  # type: ignore[arg-type]  # refused with a clear message unless it can tokenize
+            chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            max_metadata_bytes=max_metadata_bytes,
+        )
 
     started = time.perf_counter()
     rows, total, column = await asyncio.to_thread(open_source, source, column, None, limit)
@@ -222,11 +236,12 @@ async def aingest(
         id_column=id_column,
         metadata_columns=metadata_columns,
         namespace=namespace,
-        max_metadata_bytes=max_metadata_bytes,
+        max_metadata_bytes=None if chunker is not None else max_metadata_bytes,
     )
     reader = Reader(rows, preparer=preparer, limit=limit, chunk_size=chunk_size)
     sink = ErrorSink(Path(errors_file).expanduser() if errors_file is not None else None)
-    bar = _progress_bar(total, progress)
+    # With chunking the bar counts chunks, whose total is not known in advance.
+    bar = _progress_bar(None if chunker is not None else total, progress)
     totals = _Totals(sink, bar)
     slots = asyncio.Semaphore(max_chunks_in_flight)
     tasks: set[asyncio.Task[ChunkResult]] = set()
@@ -264,9 +279,20 @@ async def aingest(
                     slots.release()
                     break
                 totals.read_chunk(chunk)
-                task = asyncio.create_task(
+                work = (
                     aprocess_chunk(chunk.records, embeddings=embeddings, store=store, namespace=namespace, force=force)
+                    if chunker is None
+                    else aprocess_documents(
+                        chunk.records,
+                        chunker=chunker,
+                        embeddings=embeddings,
+                        store=store,
+                        namespace=namespace,
+                        force=force,
+                        batch_size=chunk_size,
+                    )
                 )
+                task = asyncio.create_task(work)
                 tasks.add(task)
                 task.add_done_callback(finished)
             # Chunks already in flight still finish, so everything embedded is stored before we report.
@@ -332,6 +358,8 @@ def ingest(
     chunk_size: int = 512,
     max_chunks_in_flight: int = 8,
     max_metadata_bytes: int | None = None,
+    chunk_tokens: int | None = None,
+    chunk_overlap: int | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run.
 
@@ -370,9 +398,18 @@ def ingest(
         max_chunks_in_flight: Chunks being checked, embedded or upserted at once (bounds memory).
         max_metadata_bytes: Reject records whose metadata (with the text) exceeds this many bytes before
             embedding them; defaults to Pinecone's 40,960 for Pinecone stores, no check for other stores.
+        chunk_tokens: Split each document into chunks of at most this many tokens, counted by the endpoint's
+            own tokenizer (TEI ``POST /tokenize``; ``chunk_tokens`` plus the model's special tokens must fit its
+            ``max_input_length``). Chunks end at paragraph, line, sentence or word boundaries and are stored
+            with metadata ``parent_id``, ``chunk_index``, ``chunk_start``, ``chunk_end`` (character span in the
+            document) under ids ``f"{parent_id}#{version}:{index}"``; re-ingesting a changed document (same
+            ``id_column`` value) deletes its stale chunks. See :mod:`hf_pinecone.ingestion.chunking`.
+            ``None`` (default): each record is embedded whole.
+        chunk_overlap: Tokens shared by consecutive chunks (default ``chunk_tokens // 8``).
 
     Returns:
-        An :class:`IngestReport`; ``read == duplicates + already_present + upserted + failed``.
+        An :class:`IngestReport`; ``read == duplicates + already_present + upserted + failed``. With
+        ``chunk_tokens``, ``read`` and ``duplicates`` count documents, the other counts chunks.
 
     Raises:
         ConfigurationError: The source or a column is invalid (raised before anything is written).
@@ -400,6 +437,8 @@ def ingest(
                 chunk_size=chunk_size,
                 max_chunks_in_flight=max_chunks_in_flight,
                 max_metadata_bytes=max_metadata_bytes,
+                chunk_tokens=chunk_tokens,
+                chunk_overlap=chunk_overlap,
             )
         finally:
             await _close_loop_clients(chosen_embeddings, store)
