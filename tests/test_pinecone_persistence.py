@@ -88,6 +88,62 @@ def test_snapshot_compaction_and_log_after_it(tmp_path: Path, index_name: str) -
         assert idx.describe_index_stats().total_vector_count == 200
 
 
+def _sparse_state(idx: Any, ids: list[str], namespace: str = "") -> dict[str, Any]:
+    fetched = idx.fetch(ids=ids, namespace=namespace).vectors
+    return {
+        k: (v.values, v.sparse_values.to_dict() if v.sparse_values else None, v.metadata) for k, v in fetched.items()
+    }
+
+
+@pytest.mark.parametrize("compact_bytes", [256 * 1024 * 1024, 512])
+def test_sparse_values_survive_restarts(tmp_path: Path, index_name: str, compact_bytes: int) -> None:
+    """Sparse indexes and sparse-dense records keep their sparse values through the log and through snapshots."""
+    sparse_ids = [f"s{i}" for i in range(40)]
+    hybrid_ids = [f"h{i}" for i in range(20)]
+    with serve_pinecone(data_dir=tmp_path, compact_bytes=compact_bytes) as url:
+        pc = Pinecone(api_key="local", host=url)
+        pc.create_index(name=index_name, metric="dotproduct", vector_type="sparse", spec=SPEC)
+        pc.create_index(name=f"{index_name}-h", dimension=4, metric="dotproduct", spec=SPEC)
+        sparse = pc.Index(host=pc.describe_index(index_name).host)
+        hybrid = pc.Index(host=pc.describe_index(f"{index_name}-h").host)
+        sparse.upsert(
+            vectors=[
+                {"id": i, "sparse_values": {"indices": [n, 1000 + n], "values": [0.5 + n, 0.25]}, "metadata": {"n": n}}
+                for n, i in enumerate(sparse_ids)
+            ],
+            namespace="ns",
+        )
+        sparse.update(id="s3", sparse_values={"indices": [7, 2**32 - 1], "values": [3.0, 1.5]}, namespace="ns")
+        sparse.delete(ids=["s4"], namespace="ns")
+        hybrid.upsert(
+            vectors=[
+                {"id": i, "values": _vec(n), "sparse_values": {"indices": [n], "values": [0.1 * (n + 1)]}}
+                for n, i in enumerate(hybrid_ids)
+            ]
+            + [("dense-only", _vec(99))]
+        )
+        hybrid.update(id="h1", sparse_values={"indices": [5, 6], "values": [1.0, 2.0]})
+        before_sparse = _sparse_state(sparse, sparse_ids, "ns")
+        before_hybrid = _sparse_state(hybrid, [*hybrid_ids, "dense-only"])
+        query = {"top_k": 5, "sparse_vector": {"indices": [3, 7, 1001], "values": [1.0, 1.0, 1.0]}, "namespace": "ns"}
+        ranked = [(m.id, m.score) for m in sparse.query(**query).matches]
+        stats = sparse.describe_index_stats().to_dict()
+    assert len(before_sparse) == 39 and before_sparse["s3"][1] == {"indices": [7, 2**32 - 1], "values": [3.0, 1.5]}
+    snapshots = [(tmp_path / "indexes" / name / "snapshot.bin").exists() for name in (index_name, f"{index_name}-h")]
+    assert snapshots == [compact_bytes == 512] * 2
+
+    with serve_pinecone(data_dir=tmp_path) as url:
+        pc = Pinecone(api_key="local", host=url)
+        model = pc.describe_index(index_name)
+        assert (model.vector_type, model.dimension, model.metric) == ("sparse", None, "dotproduct")
+        sparse = pc.Index(host=model.host)
+        hybrid = pc.Index(host=pc.describe_index(f"{index_name}-h").host)
+        assert _sparse_state(sparse, sparse_ids, "ns") == before_sparse
+        assert _sparse_state(hybrid, [*hybrid_ids, "dense-only"]) == before_hybrid
+        assert [(m.id, m.score) for m in sparse.query(**query).matches] == ranked
+        assert sparse.describe_index_stats().to_dict() == stats
+
+
 def test_torn_log_tail_is_cut_and_server_keeps_writing(tmp_path: Path, index_name: str) -> None:
     with serve_pinecone(data_dir=tmp_path) as url:
         pc = Pinecone(api_key="local", host=url)

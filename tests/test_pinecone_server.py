@@ -22,7 +22,7 @@ from pinecone import (
     PineconeAsyncio,
     ServerlessSpec,
 )
-from pinecone.exceptions import NotFoundException, UnauthorizedException
+from pinecone.exceptions import ForbiddenException, NotFoundException, UnauthorizedException
 
 from hf_pinecone.local import serve_pinecone
 
@@ -229,6 +229,53 @@ def test_metric_scores_and_order_match_numpy(pc: Pinecone, index_name: str, metr
         order = np.argsort(scores)
     assert [m.id for m in result.matches] == [str(i) for i in order[:10]]
     assert [m.score for m in result.matches] == pytest.approx([float(scores[i]) for i in order[:10]], rel=1e-4)
+    pc.delete_index(index_name)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "hybrid"])
+def test_sparse_and_hybrid_scores_match_numpy(pc: Pinecone, index_name: str, kind: str) -> None:
+    """Sparse scores are the dot product over shared indices (repeated indices add up), sparse-dense scores add
+    the dense dot product; checked against a dense numpy model of the same data, with a filter and after deletes."""
+    rng = np.random.default_rng(11)
+    vocabulary, count = 500, 400
+    dense_index = kind == "hybrid"
+    if dense_index:
+        pc.create_index(name=index_name, dimension=8, metric="dotproduct", spec=SPEC)
+    else:
+        pc.create_index(name=index_name, metric="dotproduct", vector_type="sparse", spec=SPEC)
+    idx = pc.Index(host=pc.describe_index(index_name).host)
+    sparse_model = np.zeros((count, vocabulary))
+    dense = rng.normal(size=(count, 8)).astype(np.float32)
+    records = []
+    for i in range(count):
+        indices = rng.integers(0, vocabulary, size=int(rng.integers(1, 30))).tolist()  # repeats allowed
+        values = rng.random(len(indices)).astype(np.float32).tolist()
+        np.add.at(sparse_model[i], indices, values)
+        record: dict[str, Any] = {"id": str(i), "sparse_values": {"indices": indices, "values": values}}
+        record["metadata"] = {"even": i % 2 == 0}
+        if dense_index:
+            record["values"] = [float(x) for x in dense[i]]
+        records.append(record)
+    idx.upsert(vectors=records, batch_size=100)
+    idx.delete(ids=[str(i) for i in range(0, count, 10)])
+    alive = np.array([i % 10 != 0 for i in range(count)])
+    q_indices = rng.integers(0, vocabulary, size=40).tolist()
+    q_values = rng.random(40).astype(np.float32).tolist()
+    q_model = np.zeros(vocabulary)
+    np.add.at(q_model, q_indices, q_values)
+    q_dense = rng.normal(size=8).astype(np.float32)
+    scores = sparse_model @ q_model + (dense @ q_dense if dense_index else 0.0)
+    for only_even in (False, True):
+        keep = alive & (np.arange(count) % 2 == 0 if only_even else True) & (scores != 0)
+        order = [i for i in np.argsort(-scores, kind="stable") if keep[i]][:20]
+        kwargs: dict[str, Any] = {"sparse_vector": {"indices": q_indices, "values": q_values}, "top_k": 20}
+        if dense_index:
+            kwargs["vector"] = [float(x) for x in q_dense]
+        if only_even:
+            kwargs["filter"] = {"even": True}
+        result = idx.query(**kwargs)
+        assert [m.score for m in result.matches] == pytest.approx([float(scores[i]) for i in order], rel=1e-4)
+        assert [m.id for m in result.matches] == [str(i) for i in order]
     pc.delete_index(index_name)
 
 
@@ -459,7 +506,8 @@ def test_top_k_fetch_and_delete_limits(index: Any, data_url: str) -> None:
     with pytest.raises(PineconeApiException) as delete:
         index.delete(ids=ids)
     assert delete.value.status == 400
-    for body in ({}, {"filter": {}}, {"ids": ["a"], "deleteAll": True}, {"ids": "a"}):
+    bodies: list[dict[str, Any]] = [{}, {"filter": {}}, {"ids": ["a"], "deleteAll": True}, {"ids": "a"}]
+    for body in bodies:
         assert httpx.post(f"{data_url}/vectors/delete", json=body).status_code == 400, body
 
 
@@ -485,7 +533,9 @@ def test_api_key_is_enforced(index_name: str) -> None:
         good = Pinecone(api_key="s3cret", host=url)
         good.create_index(name=index_name, dimension=2, metric="cosine", spec=SPEC)
         host = good.describe_index(index_name).host
-        with pytest.raises(UnauthorizedException):
+        # The data plane answers a wrong key 403 "Wrong API key" (pinecone-python-client
+        # tests/integration/data_asyncio/test_unauthorized_access.py), the control plane 401.
+        with pytest.raises(ForbiddenException, match="Wrong API key"):
             Pinecone(api_key="wrong", host=url).Index(host=host).query(vector=[1.0, 0.0], top_k=1)
         good.Index(host=host).upsert(vectors=[("a", [1.0, 0.0])])
         assert good.Index(host=host).describe_index_stats().total_vector_count == 1

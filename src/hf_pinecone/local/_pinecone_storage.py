@@ -38,6 +38,8 @@ from hf_pinecone.local._pinecone_filter import Columns, Node
 FloatMatrix = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float32]
 Metadata = dict[str, Any]
+# A record's sparse values: (indices as uint32, values as float32) of the same length, as sent.
+Sparse = tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]
 
 _FRAME = struct.Struct("<II")  # payload length, crc32 of payload
 _HEADER_LEN = struct.Struct("<I")
@@ -75,10 +77,13 @@ class Namespace:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
+        # A sparse index (dimension 0) keeps no dense rows: only ids, metadata and sparse values.
+        self.dense = dimension > 0
         self.count = 0
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self.metadata: list[Metadata | None] = []
+        self.sparse: list[Sparse | None] = []
         self.vectors: FloatMatrix = np.empty((0, dimension), dtype=np.float32)
         self.codes: npt.NDArray[np.int8] = np.empty((0, dimension), dtype=np.int8)
         self.sqnorms: FloatArray = np.empty(0, dtype=np.float32)
@@ -88,12 +93,14 @@ class Namespace:
         self.errors: FloatArray = np.empty(0, dtype=np.float32)
         self._columns: Columns | None = None
         self._sorted_ids: list[str] | None = None
+        self._postings: tuple[npt.NDArray[np.uint32], FloatArray, npt.NDArray[np.intp]] | None = None
 
     _ROW_ARRAYS = ("vectors", "codes", "sqnorms", "invnorms", "scales", "errors")
 
     def _changed(self) -> None:
         self._columns = None
         self._sorted_ids = None
+        self._postings = None
 
     def _reserve(self, extra: int) -> None:
         need = self.count + extra
@@ -125,8 +132,14 @@ class Namespace:
         self.scales[rows] = scales
         self.errors[rows] = errors
 
-    def upsert(self, ids: Sequence[str], vectors: FloatMatrix, metadata: Sequence[Metadata | None]) -> None:
-        """Insert or overwrite records (later duplicates in ``ids`` win)."""
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: FloatMatrix,
+        metadata: Sequence[Metadata | None],
+        sparse: Sequence[Sparse | None] | None = None,
+    ) -> None:
+        """Insert or overwrite records (later duplicates in ``ids`` win); ``vectors`` has 0 columns when sparse."""
         last: dict[str, int] = {}
         for position, record_id in enumerate(ids):
             last[record_id] = position
@@ -141,11 +154,14 @@ class Namespace:
                 self.rows[record_id] = row
                 self.ids.append(record_id)
                 self.metadata.append(metadata[position])
+                self.sparse.append(None if sparse is None else sparse[position])
             else:
                 self.metadata[row] = metadata[position]
+                self.sparse[row] = None if sparse is None else sparse[position]
             rows[i] = row
             positions[i] = position
-        self._write_rows(rows, vectors[positions])
+        if self.dense:
+            self._write_rows(rows, vectors[positions])
         self._changed()
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -163,22 +179,32 @@ class Namespace:
                 self.ids[row] = moved
                 self.rows[moved] = row
                 self.metadata[row] = self.metadata[last]
+                self.sparse[row] = self.sparse[last]
                 for name in self._ROW_ARRAYS:
                     array = getattr(self, name)
                     array[row] = array[last]
             self.ids.pop()
             self.metadata.pop()
+            self.sparse.pop()
             self.count = last
         if deleted:
             self._changed()
         return deleted
 
-    def update(self, record_id: str, vector: npt.NDArray[np.float32] | None, set_metadata: Metadata | None) -> bool:
-        """Overwrite the values and/or merge metadata of one record; False when the id does not exist."""
+    def update(
+        self,
+        record_id: str,
+        vector: npt.NDArray[np.float32] | None,
+        set_metadata: Metadata | None,
+        sparse: Sparse | None = None,
+    ) -> bool:
+        """Overwrite the values / sparse values and/or merge metadata of one record; False when the id is absent."""
         row = self.rows.get(record_id)
         if row is None:
             return False
-        if vector is not None:
+        if sparse is not None:
+            self.sparse[row] = sparse
+        if vector is not None and self.dense:
             self._write_rows(np.array([row], dtype=np.intp), vector.reshape(1, -1))
         if set_metadata:
             merged = dict(self.metadata[row] or {})
@@ -246,6 +272,9 @@ class Namespace:
         if metric == "cosine":
             qnorm = np.float32(np.sqrt(np.dot(query, query)))
             scores = (dots * self.invnorms[rows]) / qnorm
+            # float32 rounding gives a vector against itself 1.0000001; a cosine similarity lies in [-1, 1]
+            # (Pinecone's own scores for identical vectors stay below 1, e.g. 0.999999881).
+            np.clip(scores, -1.0, 1.0, out=scores)
             return scores, scores
         if metric == "euclidean":
             distances = self.sqnorms[rows] - 2.0 * dots + np.float32(np.dot(query, query))
@@ -337,6 +366,75 @@ class Namespace:
             local = local[mask[local]]
         return local if isinstance(rows, slice) else rows[local]
 
+    def _sparse_postings(self) -> tuple[npt.NDArray[np.uint32], FloatArray, npt.NDArray[np.intp]]:
+        """An inverted index of the sparse values: (indices, values, row) sorted by index, cached until a change."""
+        if self._postings is None:
+            parts = [(row, entry) for row, entry in enumerate(self.sparse) if entry is not None]
+            if parts:
+                indices = np.concatenate([entry[0] for _, entry in parts]).astype(np.uint32, copy=False)
+                values = np.concatenate([entry[1] for _, entry in parts]).astype(np.float32, copy=False)
+                lengths = np.fromiter((entry[0].shape[0] for _, entry in parts), dtype=np.intp, count=len(parts))
+                owners = np.repeat(np.fromiter((row for row, _ in parts), dtype=np.intp, count=len(parts)), lengths)
+                order = np.argsort(indices)
+                indices, values, owners = indices[order], values[order], owners[order]
+            else:
+                indices = np.empty(0, dtype=np.uint32)
+                values = np.empty(0, dtype=np.float32)
+                owners = np.empty(0, dtype=np.intp)
+            self._postings = (indices, values, owners)
+        return self._postings
+
+    def sparse_scores(self, query: Sparse) -> FloatArray:
+        """Dot product of the sparse query with every row's sparse values (0 for rows without any).
+
+        Only the postings of the query's indices are read (two binary searches per query index), so a query costs
+        its matches, not the size of the namespace.
+        """
+        indices, values, owners = self._sparse_postings()
+        # Repeated query indices add up (the dot product is linear), as repeated record indices do.
+        q_indices, inverse = np.unique(query[0], return_inverse=True)
+        q_values = np.bincount(inverse, weights=query[1].astype(np.float64), minlength=q_indices.shape[0])
+        lo = np.searchsorted(indices, q_indices, side="left")
+        hi = np.searchsorted(indices, q_indices, side="right")
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(self.count, dtype=np.float32)
+        firsts = np.cumsum(lengths) - lengths
+        positions = np.repeat(lo, lengths) + (np.arange(total) - np.repeat(firsts, lengths))
+        weights = values[positions].astype(np.float64) * np.repeat(q_values, lengths)
+        return np.bincount(owners[positions], weights=weights, minlength=self.count).astype(np.float32)
+
+    def search_hybrid(
+        self,
+        dense: FloatArray | None,
+        sparse: Sparse | None,
+        top_k: int,
+        mask: npt.NDArray[np.bool_] | None,
+        *,
+        drop_zero: bool,
+    ) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """Exact top-k by dot product of the dense part plus the sparse part (Pinecone's sparse-dense score).
+
+        ``drop_zero``: leave out rows scoring exactly 0 (Pinecone does on sparse indexes).
+        """
+        candidates = np.arange(self.count) if mask is None else np.flatnonzero(mask)
+        scores = np.zeros(candidates.shape[0], dtype=np.float32)
+        if dense is not None and self.dense:
+            scores += np.einsum("ij,j->i", self.vectors[candidates], np.ascontiguousarray(dense, dtype=np.float32))
+        if sparse is not None:
+            scores += self.sparse_scores(sparse)[candidates]
+        if drop_zero:
+            keep = scores != 0
+            candidates, scores = candidates[keep], scores[keep]
+        total = scores.shape[0]
+        k = min(top_k, total)
+        if k == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        top = np.argpartition(-scores, k - 1)[:k] if k < total else np.arange(total)
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return candidates[order], scores[order]
+
     def sorted_ids(self) -> list[str]:
         """All ids in lexicographic order (cached until the next change), for list pagination."""
         if self._sorted_ids is None:
@@ -383,6 +481,18 @@ class IndexConfig:
             tags=dict(data.get("tags") or {}),
             vector_type=str(data.get("vector_type", "dense")),
         )
+
+
+def _sparse_json(entry: Sparse | None) -> list[list[int] | list[float]] | None:
+    """Sparse values as JSON lists for the log (float32 to float and back is exact)."""
+    return None if entry is None else [entry[0].tolist(), entry[1].tolist()]
+
+
+def _sparse_of(data: Any) -> Sparse | None:
+    """Inverse of :func:`_sparse_json`."""
+    if data is None:
+        return None
+    return np.asarray(data[0], dtype=np.uint32), np.asarray(data[1], dtype=np.float32)
 
 
 def _encode_frame(header: Mapping[str, Any], blob: bytes = b"") -> bytes:
@@ -447,7 +557,7 @@ class IndexStore:
         """The namespace called ``name``; created empty when ``create``."""
         ns = self.namespaces.get(name)
         if ns is None and create:
-            ns = self.namespaces[name] = Namespace(self.config.dimension)
+            ns = self.namespaces[name] = Namespace(self.config.dimension)  # 0 for a sparse index
         return ns
 
     def _apply(self, header: Mapping[str, Any], blob: bytes) -> None:
@@ -458,7 +568,8 @@ class IndexStore:
             vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), self.config.dimension)
             ns = self.namespace(name, create=True)
             assert ns is not None
-            ns.upsert(ids, vectors, header["meta"])
+            sparse = header.get("sparse")
+            ns.upsert(ids, vectors, header["meta"], None if sparse is None else [_sparse_of(e) for e in sparse])
         elif op == "delete":
             existing = self.namespaces.get(name)
             if existing is not None:
@@ -471,11 +582,20 @@ class IndexStore:
             existing = self.namespaces.get(name)
             if existing is not None:
                 vector = np.frombuffer(blob, dtype=np.float32) if blob else None
-                existing.update(header["id"], vector, header.get("set"))
+                existing.update(header["id"], vector, header.get("set"), _sparse_of(header.get("sparse")))
 
-    def upsert(self, namespace: str, ids: list[str], vectors: FloatMatrix, metadata: list[Metadata | None]) -> None:
+    def upsert(
+        self,
+        namespace: str,
+        ids: list[str],
+        vectors: FloatMatrix,
+        metadata: list[Metadata | None],
+        sparse: list[Sparse | None] | None = None,
+    ) -> None:
         """Log (durably) then apply an upsert. Caller holds :attr:`lock`."""
-        header = {"op": "upsert", "ns": namespace, "ids": ids, "meta": metadata}
+        header: dict[str, Any] = {"op": "upsert", "ns": namespace, "ids": ids, "meta": metadata}
+        if sparse is not None and any(entry is not None for entry in sparse):
+            header["sparse"] = [_sparse_json(entry) for entry in sparse]
         blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
         self._commit(header, blob)
 
@@ -503,12 +623,15 @@ class IndexStore:
         record_id: str,
         vector: npt.NDArray[np.float32] | None,
         set_metadata: Metadata | None,
+        sparse: Sparse | None = None,
     ) -> bool:
         """Log then apply an update; False (and nothing logged) when the record does not exist."""
         ns = self.namespaces.get(namespace)
         if ns is None or record_id not in ns.rows:
             return False
         header: dict[str, Any] = {"op": "update", "ns": namespace, "id": record_id, "set": set_metadata}
+        if sparse is not None:
+            header["sparse"] = _sparse_json(sparse)
         blob = b"" if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         self._commit(header, blob)
         return True
@@ -587,12 +710,15 @@ class IndexStore:
             for name, ns in self.namespaces.items():
                 for start in range(0, ns.count, _SNAPSHOT_CHUNK):
                     stop = min(start + _SNAPSHOT_CHUNK, ns.count)
-                    header = {
+                    header: dict[str, Any] = {
                         "op": "upsert",
                         "ns": name,
                         "ids": ns.ids[start:stop],
                         "meta": ns.metadata[start:stop],
                     }
+                    chunk = ns.sparse[start:stop]
+                    if any(entry is not None for entry in chunk):
+                        header["sparse"] = [_sparse_json(entry) for entry in chunk]
                     handle.write(_encode_frame(header, ns.vectors[start:stop].tobytes()))
             handle.flush()
             os.fsync(handle.fileno())
