@@ -132,9 +132,12 @@ def test_empty_list_returns_empty_without_a_request(served_embedder: tuple[str, 
 
 # -------------------------------------------------------------------------- empty / whitespace strings
 def test_empty_and_whitespace_strings(emb: InferenceEndpointEmbeddings, store: PineconeStore, tmp_path: Path) -> None:
-    """The embeddings embed them as given (an endpoint returns a vector for them); ingest rejects them."""
-    vectors = emb.embed_documents(["", "   ", "\n\t"])
-    assert len(vectors) == 3 and all(len(v) == DIM for v in vectors)
+    """An empty text is refused before sending, by position (TEI answers the whole batch 400 Empty); whitespace
+    is embedded as given (TEI embeds it); ingest rejects both."""
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+        emb.embed_documents(["fine", "", "   "])
+    vectors = emb.embed_documents(["   ", "\n\t"])
+    assert len(vectors) == 2 and all(len(v) == DIM for v in vectors)
     errors = tmp_path / "errors.jsonl"
     report = ingest(["kept", "", "   ", "\n\t"], store=store, progress=False, errors_file=errors)
     assert (report.upserted, report.failed) == (1, 3)
@@ -145,13 +148,14 @@ def test_empty_and_whitespace_strings(emb: InferenceEndpointEmbeddings, store: P
 
 # -------------------------------------------------------------------------------------- a 1 MB text
 def test_one_megabyte_text_without_truncation_is_rejected_with_the_servers_reason(endpoint_url: str) -> None:
-    """The real model endpoint refuses > 512 tokens unless truncation is asked (TEI's 422 Validation)."""
+    """The real model endpoint refuses a text over its limit unless truncation is asked (TEI's 413 Validation:
+    over 64,000 characters, core/src/tokenization.rs `tokenize_input`)."""
     huge = "word " * (ONE_MB // 5)
     emb = InferenceEndpointEmbeddings(endpoint_url=endpoint_url, hf_token=None, truncate=False)
     with pytest.raises(EndpointRequestError) as caught:
         emb.embed_documents([huge])
-    assert caught.value.status_code == 422
-    assert "tokens" in str(caught.value) and endpoint_url in str(caught.value)
+    assert caught.value.status_code == 413
+    assert "must have less than 64000 characters" in str(caught.value) and endpoint_url in str(caught.value)
     # embed_detailed isolates it: the neighbour still gets its vector.
     with EndpointClient(endpoint_url, truncate=False) as client:
         results = client.embed_detailed(["a short text", huge])

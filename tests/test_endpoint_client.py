@@ -560,10 +560,10 @@ def test_rejected_request_carries_the_servers_message() -> None:
     with serve_endpoint(embedder=HashEmbedder(max_input_length=50)) as url:
         with (
             EndpointClient(url, truncate=False, retry=FAST) as client,
-            pytest.raises(EndpointRequestError, match=r"HTTP 422.*must have less than 50") as info,
+            pytest.raises(EndpointRequestError, match=r"HTTP 413.*must have less than 50") as info,
         ):
             client.embed(["short", "y" * 100])
-        assert info.value.status_code == 422
+        assert info.value.status_code == 413  # TEI's Validation status (router/src/http/server.rs)
 
 
 def test_embed_detailed_isolates_rejected_records() -> None:

@@ -40,6 +40,7 @@ TEXTS = [
     "Pinecone stores vectors.",
 ]
 TOKEN = "hf_test_token_123"
+JSON = {"content-type": "application/json"}
 HF_PINECONE = str(Path(sys.executable).with_name("hf-pinecone"))
 
 
@@ -112,12 +113,16 @@ def test_tei_route_is_bare_2d(endpoint_url: str, st_model: Any, path: str) -> No
     assert _cosines(single, st_model.encode(["a sad dog"]))[0] >= 0.999
 
 
-def test_tei_normalize_false_is_honoured_and_still_the_same_direction(
-    endpoint_url: str, st_model: Any
-) -> None:
+def test_tei_normalize_false_is_the_pooled_vector_before_normalize(endpoint_url: str, st_model: Any) -> None:
+    """TEI pools, then normalises only when asked (core/src/infer.rs `embed_pooled`): the model's own
+    Normalize module does not run."""
+    from sentence_transformers import SentenceTransformer
+
     raw = httpx.post(endpoint_url + "/embed", json={"inputs": TEXTS, "normalize": False}).json()
-    want = st_model.encode(TEXTS, normalize_embeddings=False)
+    pooled_only = SentenceTransformer(modules=[st_model[0], st_model[1]], device="cpu")
+    want = pooled_only.encode(TEXTS)
     np.testing.assert_allclose(np.linalg.norm(raw, axis=1), np.linalg.norm(want, axis=1), rtol=1e-3)
+    assert np.linalg.norm(raw, axis=1).min() > 2  # not unit vectors
     assert _cosines(raw, want).min() >= 0.999
 
 
@@ -204,6 +209,9 @@ def test_health_root_and_info(endpoint_url: str) -> None:
     assert info["max_concurrent_requests"] == 512
     assert info["max_input_length"] == 256
     for key in (
+        "served_model_name",
+        "sha",
+        "docker_label",
         "model_sha",
         "model_dtype",
         "model_type",
@@ -219,7 +227,15 @@ def test_health_root_and_info(endpoint_url: str) -> None:
 def test_tei_compute_headers(endpoint_url: str) -> None:
     r = httpx.post(endpoint_url + "/embed", json={"inputs": ["abc", "de"]})
     assert r.headers["x-compute-characters"] == "5"
-    for h in ("x-compute-type", "x-compute-time", "x-queue-time", "x-inference-time", "x-total-time"):
+    assert r.headers["x-compute-tokens"] == "6"  # [CLS] abc [SEP] + [CLS] de [SEP]
+    for h in (
+        "x-compute-type",
+        "x-compute-time",
+        "x-queue-time",
+        "x-inference-time",
+        "x-total-time",
+        "x-tokenization-time",
+    ):
         assert h in r.headers
 
 
@@ -227,62 +243,61 @@ def test_tei_compute_headers(endpoint_url: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/embed"])
-def test_batch_over_the_limit_is_422_validation(hash_url: str, path: str) -> None:
+def test_batch_over_the_limit_is_413_validation(hash_url: str, path: str) -> None:
+    """TEI maps ErrorType::Validation to 413 (router/src/http/server.rs `impl From<&ErrorType> for StatusCode`)."""
     assert httpx.post(hash_url + path, json={"inputs": ["x"] * 8}).status_code == 200
     r = httpx.post(hash_url + path, json={"inputs": ["x"] * 9})
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert r.json() == {"error": "batch size 9 > maximum allowed batch size 8", "error_type": "Validation"}
 
 
 def test_openai_errors_use_openai_shape(hash_url: str) -> None:
     r = httpx.post(hash_url + "/v1/embeddings", json={"input": ["x"] * 9})
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert r.json() == {
         "message": "batch size 9 > maximum allowed batch size 8",
-        "code": 422,
+        "code": 413,
         "type": "Validation",
     }
-    r = httpx.post(hash_url + "/v1/embeddings", json={"inputs": ["x"]})
-    assert r.status_code == 422 and "input" in r.json()["message"]
+    r = httpx.post(hash_url + "/v1/embeddings", json={"inputs": ["x"]})  # axum's plain-text 422
+    assert r.status_code == 422 and "missing field `input`" in r.text
 
 
 def test_default_payload_limit_is_2_000_000_bytes() -> None:
     """Declared Content-Length over the limit, chunked bodies over it, and a big body just under it."""
     with serve_endpoint(embedder=HashEmbedder(8)) as url:
         over = b'{"inputs": ["' + b"x" * 2_000_000 + b'"]}'
-        r = httpx.post(url + "/embed", content=over)
+        r = httpx.post(url + "/embed", content=over, headers=JSON)
         assert r.status_code == 413
         assert "length limit exceeded" in r.text
 
         # No Content-Length: the server counts the bytes it actually reads.
-        r = httpx.post(url + "/embed", content=iter([over[:1_000_000], over[1_000_000:]]))
+        r = httpx.post(url + "/embed", content=iter([over[:1_000_000], over[1_000_000:]]), headers=JSON)
         assert r.status_code == 413
 
         under = ('{"inputs": [' + ",".join(['"' + "y" * 60_000 + '"'] * 32) + "]}").encode()
         assert 1_900_000 < len(under) < 2_000_000
-        r = httpx.post(url + "/embed", content=under)
+        r = httpx.post(url + "/embed", content=under, headers=JSON)
         assert r.status_code == 200 and len(r.json()) == 32
 
         # The connection stays usable after a rejected body.
         with httpx.Client() as client:
-            assert client.post(url + "/embed", content=over).status_code == 413
+            assert client.post(url + "/embed", content=over, headers=JSON).status_code == 413
             assert client.post(url + "/embed", json={"inputs": ["ok"]}).status_code == 200
 
 
 @pytest.mark.parametrize(
     ("path", "body", "status", "error_type", "needle"),
     [
+        # Handler errors: JSON {"error", "error_type"} (router/src/http/server.rs `embed`).
         ("/embed", {"inputs": []}, 400, "Empty", "cannot be empty"),
+        ("/embed", {"inputs": ""}, 400, "Empty", "cannot be empty"),
+        ("/embed", {"inputs": ["ok", ""]}, 400, "Empty", "cannot be empty"),
         ("/", {"inputs": []}, 400, "Empty", "cannot be empty"),
-        ("/embed", {"inputs": ["ok", 3]}, 422, "Validation", "inputs[1]"),
-        ("/embed", {"inputs": ["ok", None]}, 422, "Validation", "inputs[1]"),
-        ("/embed", {"inputs": 42}, 422, "Validation", "string or a list"),
-        ("/embed", {"inputs": [["nested"]]}, 422, "Validation", "inputs[0]"),
-        ("/embed", {"text": "x"}, 422, "Validation", "missing field `inputs`"),
+        ("/embed", {"inputs": ["x"], "dimensions": 99}, 413, "Validation", "dimensions"),
+        # The toolkit answers its own errors as JSON too (webservice_starlette.py `predict`).
         ("/", {"text": "x"}, 400, "Validation", "Body needs to provide a inputs key"),
-        ("/embed", ["not", "an", "object"], 422, "Validation", "object"),
-        ("/embed", {"inputs": ["x"], "normalize": "yes"}, 422, "Validation", "normalize"),
-        ("/embed", {"inputs": ["x"], "dimensions": 99}, 422, "Validation", "dimensions"),
+        ("/", {"inputs": ["ok", 3]}, 422, "Validation", "inputs[1]"),
     ],
 )
 def test_bad_requests_get_clear_4xx(
@@ -294,36 +309,67 @@ def test_bad_requests_get_clear_4xx(
     assert needle in r.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"inputs": ["ok", 3]}, "inputs[1]"),
+        ({"inputs": ["ok", None]}, "inputs[1]"),
+        ({"inputs": 42}, "inputs"),
+        ({"inputs": [["nested"]]}, "inputs[0]"),
+        ({"text": "x"}, "missing field `inputs`"),
+        (["not", "an", "object"], "object"),
+        ({"inputs": ["x"], "normalize": "yes"}, "normalize"),
+        ({"inputs": ["x"], "normalize": None}, "normalize"),
+        ({"inputs": ["x"], "truncation_direction": "Up"}, "truncation_direction"),
+    ],
+)
+def test_wrong_json_shapes_are_axums_plain_text_422(hash_url: str, body: Any, needle: str) -> None:
+    """axum's Json extractor rejects data of the wrong shape before TEI's handler runs: 422, plain text."""
+    r = httpx.post(hash_url + "/embed", json=body)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/plain")
+    assert r.text.startswith("Failed to deserialize the JSON body into the target type: ") and needle in r.text
+
+
 def test_malformed_json_and_empty_body_are_400(hash_url: str) -> None:
     for content in (b"{not json", b"", b'{"inputs": ["unterminated'):
-        r = httpx.post(
-            hash_url + "/embed", content=content, headers={"content-type": "application/json"}, timeout=60
-        )
+        r = httpx.post(hash_url + "/embed", content=content, headers=JSON, timeout=60)
         assert r.status_code == 400, (content, r.status_code, r.text)
-        assert r.json()["error_type"] == "Validation"
+        assert r.text.startswith("Failed to parse the request body as JSON")
     deep = b"[" * 100_000 + b"]" * 100_000
-    r = httpx.post(hash_url + "/embed", content=deep, timeout=60)
+    r = httpx.post(hash_url + "/embed", content=deep, headers=JSON, timeout=60)
     assert r.status_code == 400, (r.status_code, r.text[:300])
+    # The toolkit route keeps its JSON error body.
+    r = httpx.post(hash_url, content=b"{not json", headers=JSON)
+    assert r.status_code == 400 and r.json()["error_type"] == "Validation"
 
 
-def test_lone_surrogate_is_422_not_500(hash_url: str, endpoint_url: str) -> None:
+def test_lone_surrogate_is_4xx_not_500(hash_url: str, endpoint_url: str) -> None:
+    body = b'{"inputs": ["ok", "bad \\ud800 text"]}'
     for url in (hash_url, endpoint_url):
-        r = httpx.post(url + "/embed", content=b'{"inputs": ["ok", "bad \\ud800 text"]}')
-        assert r.status_code == 422 and "inputs[1]" in r.json()["error"]
+        # serde_json refuses a lone surrogate escape as a syntax error: axum's 400.
+        r = httpx.post(url + "/embed", content=body, headers=JSON)
+        assert r.status_code == 400 and "JSON" in r.text
+    r = httpx.post(endpoint_url, content=body, headers=JSON)  # the toolkit route: the tokenizer refuses it
+    assert r.status_code == 422 and r.json()["error_type"] == "Tokenizer"
 
 
 def test_truncate_false_rejects_long_input_and_auto_truncate_accepts_it(endpoint_url: str) -> None:
     long_text = "word " * 2000
     r = httpx.post(endpoint_url + "/embed", json={"inputs": ["short", long_text], "truncate": False})
-    assert r.status_code == 422
-    assert r.json()["error_type"] == "Validation" and "inputs[1]" in r.json()["error"]
+    assert r.status_code == 413
+    assert r.json() == {
+        "error": "Input validation error: `inputs` must have less than 256 tokens. Given: 2002",
+        "error_type": "Validation",
+    }
     r = httpx.post(endpoint_url + "/embed", json={"inputs": ["short", long_text]})
     assert r.status_code == 200 and len(r.json()) == 2
 
 
-def test_unknown_prompt_name_is_422(endpoint_url: str) -> None:
-    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["x"], "prompt_name": "nope"})
-    assert r.status_code == 422 and "prompt_name" in r.json()["error"]
+def test_unknown_prompt_name_is_413(endpoint_url: str) -> None:
+    """Prompts come only from config_sentence_transformers.json (none for this model)."""
+    r = httpx.post(endpoint_url + "/embed", json={"inputs": ["x"], "prompt_name": "query"})
+    assert r.status_code == 413 and "`default-prompt-name` is set to `query`" in r.json()["error"]
 
 
 def test_wrong_methods_and_paths(hash_url: str) -> None:
@@ -427,47 +473,43 @@ def test_one_bad_request_in_a_shared_model_call_fails_alone(monkeypatch: pytest.
     """An input that breaks the shared call fails only its own request (the failure is an in-process fake)."""
     embedder = SentenceTransformerEmbedder()
     embedder.load()
-    model = embedder._get_model()
-    real_encode = model.encode
+    real_forward = embedder._forward_pooled
+    poison = embedder.encode_inputs(["poison"], truncate=True)[0]
 
-    def encode(texts: list[str], **kwargs: Any) -> Any:
-        if "poison" in texts:
+    def forward(model: Any, ids: list[list[int]]) -> Any:
+        if poison in ids:
             raise RuntimeError("backend failure on poison")
-        return real_encode(texts, **kwargs)
+        return real_forward(model, ids)
 
-    monkeypatch.setattr(model, "encode", encode)
+    monkeypatch.setattr(embedder, "_forward_pooled", forward)
     calls = [dict(texts=t, normalize=True, truncate=False, prompt_name=None) for t in (["a", "b"], ["poison"], ["c"])]
     results = _queue_while_model_busy(embedder, calls)
     assert results[0].shape == (2, 384) and results[2].shape == (1, 384)
     assert isinstance(results[1], RuntimeError) and "poison" in str(results[1])
 
 
-def test_model_calls_run_on_one_thread_that_close_stops() -> None:
-    """Every encode runs on the embedder's own model thread (one malloc arena: memory stays flat under load)."""
+def test_model_calls_run_on_one_thread_that_close_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every forward pass runs on the embedder's own model thread (one malloc arena: memory stays flat)."""
     embedder = SentenceTransformerEmbedder()
     embedder.load()
-    model = embedder._get_model()
     threads: set[str] = set()
-    real_encode = model.encode
+    real_forward = embedder._forward_pooled
 
-    def encode(texts: list[str], **kwargs: Any) -> Any:
+    def forward(model: Any, ids: list[list[int]]) -> Any:
         threads.add(threading.current_thread().name)
-        return real_encode(texts, **kwargs)
+        return real_forward(model, ids)
 
-    model.encode = encode
-    try:
-        with ThreadPoolExecutor(4) as pool:
-            kwargs = dict(normalize=True, truncate=False, prompt_name=None)
-            list(pool.map(lambda i: embedder.embed([f"text {i}"], **kwargs), range(12)))  # type: ignore[arg-type]
-        assert threads == {"model"}
-        worker = embedder._worker
-        assert worker is not None and worker.is_alive()
-        embedder.close()
-        assert not worker.is_alive()
-        with pytest.raises(RuntimeError, match="closed"):
-            embedder.embed(["after close"], normalize=True, truncate=False, prompt_name=None)
-    finally:
-        model.encode = real_encode
+    monkeypatch.setattr(embedder, "_forward_pooled", forward)
+    with ThreadPoolExecutor(4) as pool:
+        kwargs = dict(normalize=True, truncate=False, prompt_name=None)
+        list(pool.map(lambda i: embedder.embed([f"text {i}"], **kwargs), range(12)))  # type: ignore[arg-type]
+    assert threads == {"model"}
+    worker = embedder._worker
+    assert worker is not None and worker.is_alive()
+    embedder.close()
+    assert not worker.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        embedder.embed(["after close"], normalize=True, truncate=False, prompt_name=None)
 
 
 class _GateEmbedder:
@@ -502,24 +544,27 @@ def test_replicas_bound_how_many_requests_are_served_at_once() -> None:
     assert stats.served == 6 and stats.inputs == 6
 
 
-def test_requests_beyond_max_concurrent_requests_get_429_overloaded() -> None:
+def test_permits_are_per_input_single_inputs_get_429_and_batches_wait() -> None:
+    """TEI: one permit per input (max_concurrent_requests); a single input without a free permit is 429
+    Overloaded (`try_acquire_permit`), the inputs of a batch wait for theirs (`acquire_permit().await`)."""
     gate = _GateEmbedder()
     app = create_endpoint_app(embedder=gate, replicas=1, max_concurrent_requests=3)
     stats = app.state.stats
-    with run_in_background(app) as url, ThreadPoolExecutor(3) as pool:
-        admitted = [
-            pool.submit(httpx.post, url + "/embed", json={"inputs": ["a"]}, timeout=60) for _ in range(3)
-        ]
-        assert stats.wait_for(lambda s: s.in_flight == 3, timeout=30)
-        extra = [httpx.post(url + "/embed", json={"inputs": ["b"]}), httpx.post(url, json={"inputs": ["c"]})]
+    with run_in_background(app) as url, ThreadPoolExecutor(4) as pool:
+        admitted = pool.submit(httpx.post, url + "/embed", json={"inputs": ["a", "b", "c"]}, timeout=60)
+        assert stats.wait_for(lambda s: s.permits == 3, timeout=30)
+        extra = [httpx.post(url + "/embed", json={"inputs": "d"}), httpx.post(url, json={"inputs": "e"})]
+        waiting = pool.submit(httpx.post, url + "/embed", json={"inputs": ["f", "g"]}, timeout=60)
+        assert stats.wait_for(lambda s: s.in_flight == 2, timeout=30)
         gate.release.set()
-        assert [f.result().status_code for f in admitted] == [200, 200, 200]
-        after = httpx.post(url + "/embed", json={"inputs": ["d"]})
+        assert admitted.result().status_code == 200 and len(admitted.result().json()) == 3
+        assert waiting.result().status_code == 200 and len(waiting.result().json()) == 2
+        after = httpx.post(url + "/embed", json={"inputs": "h"})
     for r in extra:
         assert r.status_code == 429
         assert r.json() == {"error": "Model is overloaded", "error_type": "Overloaded"}
     assert after.status_code == 200
-    assert stats.overloaded == 2 and stats.max_in_flight == 3 and stats.max_active == 1
+    assert stats.overloaded == 2 and stats.max_permits == 3 and stats.max_active == 1
 
 
 def test_simulated_delay_server_answers_correctly() -> None:
@@ -580,7 +625,7 @@ def test_cli_serve_endpoint_prints_its_url_and_serves(st_model: Any) -> None:
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         r = requests.post(url, json={"inputs": ["a happy dog", "a sad dog"]}, timeout=60)
         assert _cosines(r.json()["embeddings"], st_model.encode(["a happy dog", "a sad dog"])).min() >= 0.999
-        assert requests.post(url, json={"inputs": ["x"] * 5}, timeout=60).status_code == 422
+        assert requests.post(url, json={"inputs": ["x"] * 5}, timeout=60).status_code == 413  # TEI: Validation
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -211,7 +211,8 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
 
     Raises:
         TypeError: An item is not a string.
-        ValueError: An item is not valid Unicode (a lone surrogate).
+        ValueError: An item is empty (TEI refuses it: 400 "`inputs` cannot be empty") or not valid Unicode (a
+            lone surrogate).
     """
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a sequence of strings, not a single string; wrap it in a list")
@@ -219,6 +220,10 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+        if not text:
+            # TEI answers 400 Empty for the whole batch (core/src/tokenization.rs `Tokenization::encode`);
+            # say which text before sending, instead of a batch-wide HTTP error.
+            raise ValueError(f"texts[{i}] is empty; TEI refuses empty inputs: drop it or give it some text")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -444,10 +449,11 @@ def _is_number(x: Any) -> bool:
 def learned_batch_size(status: int, message: str | None, sent: int) -> int | None:
     """A smaller batch size implied by a rejection, or ``None`` when the rejection is not about batch size.
 
-    TEI answers ``422 "batch size N > maximum allowed batch size M"`` (use ``M``); a 413 (payload too large)
-    means halve the batch. ``None`` when ``sent`` is already 1 (the record itself is too large).
+    TEI answers ``413 "batch size N > maximum allowed batch size M"`` (ErrorType::Validation is 413 in
+    router/src/http/server.rs; older stand-ins said 422): use ``M``. Any other 413 (payload too large) means
+    halve the batch. ``None`` when ``sent`` is already 1 (the record itself is too large).
     """
-    if status == 422 and message:
+    if status in (413, 422) and message:
         match = _BATCH_SIZE_RE.search(message)
         if match:
             allowed = int(match.group(2))

@@ -7,12 +7,20 @@ prints one ``error: cannot listen on HOST:PORT: ...`` line on stderr and exits 1
 from __future__ import annotations
 
 import errno
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+
+class EndpointFlavor(str, Enum):
+    """``--flavor`` of ``serve endpoint`` (see :func:`hf_pinecone.local.create_endpoint_app`)."""
+
+    toolkit = "toolkit"
+    tei = "tei"
 
 
 @app.command("endpoint")
@@ -36,8 +44,17 @@ def serve_endpoint_cmd(
     per_item_delay: Annotated[float, typer.Option(help="Simulated seconds per input.")] = 0.0,
     replicas: Annotated[int | None, typer.Option(help="Requests served at once; the rest queue.")] = None,
     max_concurrent_requests: Annotated[
-        int, typer.Option(help="In-flight requests admitted; beyond it 429 Overloaded (TEI's default 512).")
+        int,
+        typer.Option(help="Concurrency permits, one per input (TEI's default 512); a single input finding none: 429."),
     ] = 512,
+    flavor: Annotated[
+        EndpointFlavor,
+        typer.Option(
+            case_sensitive=False,
+            help="'toolkit': the inference toolkit's POST / plus TEI's routes; 'tei': TEI's routes only "
+            "(POST / embeds, health routes stay open with --api-key).",
+        ),
+    ] = EndpointFlavor.toolkit,
 ) -> None:
     """Serve a local Inference Endpoint (toolkit, TEI and OpenAI routes) and print its URL."""
     from hf_pinecone.local.endpoint_server import HashEmbedder, run_endpoint_server
@@ -53,6 +70,7 @@ def serve_endpoint_cmd(
         per_item_delay=per_item_delay,
         replicas=replicas,
         max_concurrent_requests=max_concurrent_requests,
+        flavor="tei" if flavor is EndpointFlavor.tei else "toolkit",
     )
 
 
