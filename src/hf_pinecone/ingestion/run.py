@@ -184,6 +184,7 @@ async def aingest(
     chunk_size: int = 512,
     max_chunks_in_flight: int = 8,
     max_metadata_bytes: int | None = None,
+    sparse_embeddings: Any | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run (async).
 
@@ -202,7 +203,11 @@ async def aingest(
         raise ConfigurationError(f"limit must be >= 0, got {limit}")
     if embeddings is None:
         embeddings = store.embeddings
-    if embeddings is None and isinstance(store, VectorWriter):
+    if sparse_embeddings is not None and not isinstance(store, VectorWriter):
+        raise ConfigurationError(
+            f"sparse_embeddings= needs a PineconeStore (it writes sparse values), not {type(store).__name__}"
+        )
+    if embeddings is None and isinstance(store, VectorWriter) and sparse_embeddings is None:
         raise ConfigurationError("no embeddings: pass embeddings= or give the store an embedding")
     if namespace is None and isinstance(store, PineconeVectorStore):
         namespace = getattr(store, "namespace", None)
@@ -263,7 +268,14 @@ async def aingest(
                     break
                 totals.read_chunk(chunk)
                 task = asyncio.create_task(
-                    aprocess_chunk(chunk.records, embeddings=embeddings, store=store, namespace=namespace, force=force)
+                    aprocess_chunk(
+                        chunk.records,
+                        embeddings=embeddings,
+                        store=store,
+                        namespace=namespace,
+                        force=force,
+                        sparse_embeddings=sparse_embeddings,
+                    )
                 )
                 tasks.add(task)
                 task.add_done_callback(finished)
@@ -321,6 +333,7 @@ def ingest(
     chunk_size: int = 512,
     max_chunks_in_flight: int = 8,
     max_metadata_bytes: int | None = None,
+    sparse_embeddings: Any | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run.
 
@@ -359,6 +372,10 @@ def ingest(
         max_chunks_in_flight: Chunks being checked, embedded or upserted at once (bounds memory).
         max_metadata_bytes: Reject records whose metadata (with the text) exceeds this many bytes before
             embedding them; defaults to Pinecone's 40,960 for Pinecone stores, no check for other stores.
+        sparse_embeddings: Sparse embeddings (``InferenceEndpointSparseEmbeddings``): every text is embedded
+            densely and sparsely in the same pass and both are written under the same id, sparse-dense records
+            for hybrid search on a dotproduct index (sparse values only on a sparse index). Needs a
+            ``PineconeStore``.
 
     Returns:
         An :class:`IngestReport`; ``read == duplicates + already_present + upserted + failed``.
@@ -387,9 +404,12 @@ def ingest(
                 chunk_size=chunk_size,
                 max_chunks_in_flight=max_chunks_in_flight,
                 max_metadata_bytes=max_metadata_bytes,
+                sparse_embeddings=sparse_embeddings,
             )
         finally:
             await _close_loop_clients(chosen_embeddings, store)
+            if sparse_embeddings is not None and hasattr(sparse_embeddings, "aclose"):
+                await sparse_embeddings.aclose()
 
     try:
         asyncio.get_running_loop()
