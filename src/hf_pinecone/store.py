@@ -118,6 +118,22 @@ def _check_upsert_options(options: dict[str, Any]) -> None:
         )
 
 
+class _NoDenseEmbeddings(Embeddings):
+    """Stands in for the dense embeddings of a store over a sparse index (langchain-pinecone requires one)."""
+
+    def _refuse(self) -> Any:
+        raise ConfigurationError(
+            "this store has sparse embeddings only (a sparse index): use sparse_search_with_score or a "
+            "HybridRetriever, or give it embedding= for dense search"
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._refuse()  # type: ignore[no-any-return]
+
+
 class PineconeStore(PineconeVectorStore):
     """langchain-pinecone's ``PineconeVectorStore`` with deterministic ids, limits, retries, ``get_by_ids``.
 
@@ -179,6 +195,8 @@ class PineconeStore(PineconeVectorStore):
         self._controller_host = controller_host
         explicit_host = host or os.environ.get("PINECONE_HOST")
         lazy = index is None and not explicit_host and self._index_name is not None
+        if embedding is None and sparse_embedding is not None:
+            embedding = _NoDenseEmbeddings()
         super().__init__(
             index,
             embedding,
