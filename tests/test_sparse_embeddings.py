@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hf_pinecone import EndpointModelError, InferenceEndpointSparseEmbeddings, InvalidSparseVectorError
-from hf_pinecone._pinecone.sparse import check_alpha, check_sparse, hybrid_scale, top_terms
+from hf_pinecone._pinecone.sparse import SparseVector, check_alpha, check_sparse, hybrid_scale, top_terms
 from hf_pinecone._protocol import Response, Send, Sleep
 from hf_pinecone.errors import ConfigurationError, EndpointResponseError
 from hf_pinecone.sparse_embeddings import SparseEndpointProtocol, parse_sparse_embeddings, sparse_url
@@ -44,7 +44,7 @@ def _drive(protocol: SparseEndpointProtocol, texts: list[str], answers: list[Res
 
 def _same(a: Any, b: Any) -> bool:
     """Equal terms and values up to float noise (a batch is padded to its longest text)."""
-    return a["indices"] == b["indices"] and a["values"] == pytest.approx(b["values"], abs=1e-4)
+    return bool(a["indices"] == b["indices"] and a["values"] == pytest.approx(b["values"], abs=1e-4))
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -149,7 +149,7 @@ def test_invalid_sparse_vectors_are_typed_errors(vector: Any, problem: str) -> N
 
 
 def test_top_terms_keeps_the_largest_values_in_index_order() -> None:
-    vector = {"indices": [1, 5, 9, 12], "values": [0.1, 3.0, 2.0, 3.0]}
+    vector: SparseVector = {"indices": [1, 5, 9, 12], "values": [0.1, 3.0, 2.0, 3.0]}
     assert top_terms(vector, 2) == {"indices": [5, 12], "values": [3.0, 3.0]}
     assert top_terms(vector, 3) == {"indices": [5, 9, 12], "values": [3.0, 2.0, 3.0]}
     assert top_terms(vector, None) is vector

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field
 
 from hf_pinecone._pinecone.sparse import check_alpha
 from hf_pinecone.errors import ConfigurationError
@@ -125,19 +125,20 @@ class HybridRetriever(BaseRetriever):
     namespace: str | None = None
     score_key: str | None = None
 
-    @field_validator("alpha", mode="before")
-    @classmethod
-    def _alpha_in_range(cls, value: Any) -> float:
-        return check_alpha(value)
+    def __init__(self, **kwargs: Any) -> None:
+        """Checked before pydantic's validation, so that a bad setting is one ``ConfigurationError``.
 
-    @model_validator(mode="after")
-    def _check_stores(self) -> HybridRetriever:
+        Raises:
+            ConfigurationError: ``alpha`` outside [0, 1], or no sparse embeddings for a sparse or hybrid search.
+        """
+        if "alpha" in kwargs:
+            kwargs["alpha"] = check_alpha(kwargs["alpha"])
+        super().__init__(**kwargs)
         if self.search_type != "dense" and self._sparse_owner() is None:
             raise ConfigurationError(
                 f"search_type={self.search_type!r} needs sparse embeddings: give the store (or sparse_store) "
                 "sparse_embedding=InferenceEndpointSparseEmbeddings(...)"
             )
-        return self
 
     @classmethod
     def from_store(
