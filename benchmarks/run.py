@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone] [--out BENCHMARKS.md]
+    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone,hybrid] [--out BENCHMARKS.md]
 
 ``--quick`` uses small sizes and one repetition (a smoke run, not for publishing). Raw numbers also go to
 ``benchmarks/results.json``.
@@ -61,7 +61,7 @@ QUICK = Scale(
     pinecone_queries=20,
     pinecone_sdk_records=500,
 )
-SCENARIOS = ("ingest", "model", "query", "memory", "pinecone")
+SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "hybrid")
 
 
 def run_pinecone(scale: Scale) -> tuple[str, dict[str, Any]]:
@@ -126,6 +126,11 @@ def run_scenario(name: str, scale: Scale) -> tuple[str, dict[str, Any]]:
         return bench_memory.run(sizes=list(scale.memory_sizes))
     if name == "pinecone":
         return run_pinecone(scale)
+    if name == "hybrid":
+        from benchmarks import bench_hybrid
+
+        # SPLADE vectors for the corpus come from the CPU model: a fifth of scenario 3's corpus.
+        return bench_hybrid.run(vectors=max(1_000, scale.query_vectors // 5), queries=scale.queries)
     raise ValueError(name)
 
 
@@ -135,6 +140,7 @@ TITLES = {
     "query": "3. Query latency",
     "memory": "4. Memory",
     "pinecone": "5. Local Pinecone server",
+    "hybrid": "8. Hybrid query latency",
 }
 
 

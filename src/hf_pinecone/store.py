@@ -25,6 +25,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -760,9 +761,15 @@ class PineconeStore(PineconeVectorStore):
         See :meth:`hybrid_search_by_vectors_with_score`; on a sparse index this is a sparse search.
         """
         check_alpha(alpha)
-        sparse = self._sparse_embedding().embed_query(query)
+        sparse_embedding = self._sparse_embedding()
         self._index_dim()
-        dense = None if self._vector_type == "sparse" or alpha == 0 else self._embedding.embed_query(query)
+        if self._vector_type == "sparse" or alpha == 0:
+            sparse, dense = sparse_embedding.embed_query(query), None
+        else:  # the two embedding requests go out at once: a hybrid query costs one round trip, not two
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-sparse") as pool:
+                pending = pool.submit(sparse_embedding.embed_query, query)
+                dense = self._embedding.embed_query(query)
+                sparse = pending.result()
         return self.hybrid_search_by_vectors_with_score(
             dense, sparse, k=k, alpha=alpha, filter=filter, namespace=namespace
         )
