@@ -84,7 +84,10 @@ def contenders(url: str, hosts: dict[str, str]) -> tuple[dict[str, Callable[[str
         dense.close()
         sparse.close()
 
-    return {name: (lambda q, r=r: len(r.invoke(q))) for name, r in retrievers.items()}, close
+    def runner(retriever: Any) -> Callable[[str], int]:
+        return lambda q: len(retriever.invoke(q))
+
+    return {name: runner(r) for name, r in retrievers.items()}, close
 
 
 def run(*, vectors: int, queries: int) -> tuple[str, dict[str, Any]]:
