@@ -292,3 +292,42 @@ def test_hybrid_needs_sparse_embeddings_and_known_kwargs(two_stores: Any) -> Non
 def test_a_bad_query_sparse_vector_is_a_typed_error(hybrid_store: PineconeStore) -> None:
     with pytest.raises(InvalidSparseVectorError, match="repeated"):
         hybrid_store.hybrid_search_by_vectors_with_score(None, {"indices": [1, 1], "values": [1.0, 1.0]})
+
+
+# ---------------------------------------------------------------------------------- add_texts, rejections
+def test_add_texts_writes_sparse_values_with_the_dense_ones(
+    pinecone_url: str, hybrid_store: PineconeStore, sparse: Any
+) -> None:
+    texts = ["Order PO-7781 shipped today.", "A kite flies over the beach."]
+    ids = hybrid_store.add_texts(texts, namespace="added")
+    assert ids == [content_id(t, "added") for t in texts]
+    ids_async = asyncio.run(hybrid_store.aadd_texts(["Async order PO-9"], namespace="added"))
+    fetched = _index(pinecone_url, hybrid_store).fetch(ids=[*ids, *ids_async], namespace="added").vectors
+    for record_id, want in zip(ids, sparse.embed_documents(texts), strict=True):
+        assert fetched[record_id].sparse_values.indices == want["indices"]
+    assert fetched[ids_async[0]].sparse_values.indices
+    top = hybrid_store.hybrid_search_with_score("PO-7781", k=1, alpha=0.2, namespace="added")
+    assert top[0][0].id == ids[0]
+
+
+def test_ingest_counts_a_text_the_sparse_endpoint_rejects(
+    pinecone_url: str, endpoint_url: str, dense: Any, index_name: str, tmp_path: Any
+) -> None:
+    """The SPLADE endpoint refuses a text over 512 tokens without truncation: that record fails, the rest land."""
+    strict = InferenceEndpointSparseEmbeddings(endpoint_url=endpoint_url, truncate=False, timeout=300)
+    host = ensure_index(index_name, embeddings=dense, metric="dotproduct", api_key="local", host=pinecone_url)
+    store = PineconeStore(host=host, pinecone_api_key="local", embedding=dense)
+    texts = ["a short sentence", "word " * 700, "another short one"]
+    errors = tmp_path / "errors.jsonl"
+    report = ingest(texts, store=store, sparse_embeddings=strict, errors_file=errors, progress=False)
+    assert (report.upserted, report.failed) == (2, 1)
+    assert "512 tokens" in errors.read_text()
+    stats = _index(pinecone_url, store).describe_index_stats()
+    assert stats.total_vector_count == 2
+
+
+def test_the_sparse_client_never_shows_its_token(endpoint_url: str) -> None:
+    secret = "hf_hybrid_secret_123"
+    embeddings = InferenceEndpointSparseEmbeddings(endpoint_url=endpoint_url, hf_token=secret)
+    assert secret not in repr(embeddings) and secret not in repr(embeddings.client)
+    assert secret not in str(embeddings.model_dump())

@@ -115,8 +115,16 @@ class SpladeEncoder:
                     path = str(self._path or splade_model_path())
                     with offline_model_loading():
                         from sentence_transformers import SparseEncoder
+                        from transformers.utils import logging as transformers_logging
 
-                        model = SparseEncoder(path, device=self._device)
+                        # No per-tensor progress bar in the server's output (restored for the host program).
+                        bar_was_enabled = transformers_logging.is_progress_bar_enabled()
+                        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                        try:
+                            model = SparseEncoder(path, device=self._device)
+                        finally:
+                            if bar_was_enabled:
+                                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
                     right = model.tokenizer
                     left = type(right).from_pretrained(path, truncation_side="left")
                     self._tokenizers = {"Right": right, "Left": left}
@@ -160,7 +168,10 @@ class SpladeEncoder:
         rows: list[list[int]] = []
         for item in inputs:
             if isinstance(item, str):
-                ids = tokenizer(item, truncation=truncate, max_length=max_len if truncate else None)["input_ids"]
+                # verbose=False: an over-long text is refused below with TEI's message, not a tokenizer warning
+                ids = tokenizer(item, truncation=truncate, max_length=max_len if truncate else None, verbose=False)[
+                    "input_ids"
+                ]
             else:
                 ids = list(item)
                 if truncate and len(ids) > max_len:
