@@ -147,12 +147,16 @@ def render(vectors: int, queries: int, latencies: dict[str, list[float]], sparse
     p = {name: (percentile(v, 50), percentile(v, 95)) for name, v in latencies.items()}
     rows = [[names[n], f"{p[n][0]:.1f}", f"{p[n][1]:.1f}", f"x{p[n][0] / p['dense'][0]:.2f}"] for n in names]
     hybrid_over = p["hybrid"][0] / p["dense"][0]
+    # The dense and sparse embed requests of a hybrid query go out at once: it should cost the slower of the two
+    # paths (here the sparse one, whose endpoint runs SPLADE on this CPU), not their sum.
+    slower = max(p["dense"][0], p["sparse"][0])
+    overlap = p["hybrid"][0] / slower
     return (
         f"{vectors:,} records (dense dimension {DIM} + SPLADE-tiny sparse values), top_k={TOP_K}, {queries} queries "
         f"through every contender in turn; one endpoint process serving `/embed` and `/embed_sparse`, "
         f"`{SPEC.describe()}` (40 ms per request, SPLADE-tiny on CPU behind `/embed_sparse`). Sparse vectors for "
         f"the corpus: {sparse_rate:,.0f} texts/s through `InferenceEndpointSparseEmbeddings`.\n\n"
         + table(["", "p50 (ms)", "p95 (ms)", "p50 / dense"], rows)
-        + f"\n\nOne-index hybrid / dense at p50: x{hybrid_over:.2f} (goal <= 1.25, the two embed requests overlap: "
-        f"{goal(hybrid_over <= 1.25)}).\n"
+        + f"\n\nOne-index hybrid / dense at p50: x{hybrid_over:.2f}; hybrid / the slower single path (sparse only) at "
+        f"p50: x{overlap:.2f} (goal <= 1.10, the dense and sparse embed requests overlap: {goal(overlap <= 1.10)}).\n"
     )
