@@ -227,7 +227,10 @@ class EndpointState:
             self.stats._update(active=1)
             began = time.perf_counter()
             try:
-                simulated = self.delay + self.per_item_delay * (stop - start)
+                # `delay` is per request (network round trip plus fixed cost): charged to its first inputs only,
+                # so that a batch split by the permits costs what it cost whole (capacity stays
+                # replicas * batch / (delay + per_item_delay * batch)).
+                simulated = (self.delay if start == 0 else 0.0) + self.per_item_delay * (stop - start)
                 if simulated > 0:
                     await asyncio.sleep(simulated)
                 return await run_in_threadpool(work, start, stop)

@@ -136,10 +136,10 @@ def create_endpoint_app(
         api_key: When set, routes require ``Authorization: Bearer <api_key>`` (else an empty 401): every route
             in the toolkit flavour, all but ``GET /``, ``/health``, ``/ping``, ``/metrics`` in the TEI flavour.
         max_batch_size: Most inputs per request (TEI's ``max_client_batch_size``); more answer 413.
-        delay: Simulated seconds per model call (network round trip plus fixed GPU cost).
+        delay: Simulated seconds per request (network round trip plus fixed GPU cost).
         per_item_delay: Simulated seconds per input.
-        replicas: How many model calls run at once; the others wait in a queue, like behind a load
-            balancer. ``None``: no limit.
+        replicas: How many model calls run at once (a request is one call unless the permits split it); the
+            others wait in a queue, like behind a load balancer. ``None``: no limit.
         max_concurrent_requests: Concurrency permits, one per input (TEI's default 512): a single-input
             request finding none free answers ``429 Overloaded``; the inputs of a batch wait for theirs.
         max_payload_bytes: Bodies larger than this answer 413.
