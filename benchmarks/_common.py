@@ -296,6 +296,8 @@ def machine() -> dict[str, str]:
     packages = [
         "hf-pinecone",
         "httpx",
+        "httpx2",
+        "aiohttp",
         "pinecone",
         "langchain-core",
         "langchain-pinecone",

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone,hybrid] [--out BENCHMARKS.md]
+    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone,http,cpu,hybrid] [--out BENCHMARKS.md]
 
 ``--quick`` uses small sizes and one repetition (a smoke run, not for publishing). Raw numbers also go to
 ``benchmarks/results.json``.
@@ -33,6 +33,9 @@ class Scale:
     pinecone_sizes: tuple[int, ...]
     pinecone_queries: int
     pinecone_sdk_records: int
+    http_requests: int = 2_000
+    http_repetitions: int = 2
+    cpu_sizes: tuple[int, int] = (10_000, 40_000)
 
 
 FULL = Scale(
@@ -60,8 +63,11 @@ QUICK = Scale(
     pinecone_sizes=(5_000,),
     pinecone_queries=20,
     pinecone_sdk_records=500,
+    http_requests=200,
+    http_repetitions=1,
+    cpu_sizes=(300, 1_000),
 )
-SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "hybrid")
+SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "http", "cpu", "hybrid")
 
 
 def run_pinecone(scale: Scale) -> tuple[str, dict[str, Any]]:
@@ -126,6 +132,14 @@ def run_scenario(name: str, scale: Scale) -> tuple[str, dict[str, Any]]:
         return bench_memory.run(sizes=list(scale.memory_sizes))
     if name == "pinecone":
         return run_pinecone(scale)
+    if name == "http":
+        from benchmarks import bench_http_stack
+
+        return bench_http_stack.run(requests=scale.http_requests, repetitions=scale.http_repetitions)
+    if name == "cpu":
+        from benchmarks import bench_client_cpu
+
+        return bench_client_cpu.run(sizes=scale.cpu_sizes)
     if name == "hybrid":
         from benchmarks import bench_hybrid
 
@@ -140,6 +154,8 @@ TITLES = {
     "query": "3. Query latency",
     "memory": "4. Memory",
     "pinecone": "5. Local Pinecone server",
+    "http": "6. HTTP stack: client CPU per request",
+    "cpu": "7. Client CPU per record",
     "hybrid": "8. Hybrid query latency",
 }
 

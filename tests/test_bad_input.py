@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from conftest import HashEndpoint, vector_count
 from hf_pinecone.cli import app as cli_app
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.endpoint import EndpointClient
@@ -48,10 +49,9 @@ DIM = 16
 ONE_MB = 1_000_000
 
 
-@pytest.fixture(scope="module")
-def hash_url() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(DIM)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    return hash_endpoint(DIM)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def store(emb: InferenceEndpointEmbeddings, pinecone_url: str, index_name: str) 
 
 
 def count(store: PineconeStore) -> int:
-    return int(store.index.describe_index_stats().total_vector_count)
+    return vector_count(store, None)
 
 
 # ------------------------------------------------------------------------------ None / non-string items
@@ -193,7 +193,7 @@ def test_one_megabyte_text_in_a_store(store: PineconeStore, tmp_path: Path) -> N
     assert count(store) == 0  # nothing half-written
 
     truncating = PineconeStore(
-        embedding=store.embeddings, pinecone_api_key="local", host=store._index_host, truncate_text=True
+        embedding=store.embeddings, pinecone_api_key="local", host=store.host, truncate_text=True
     )
     [stored_id] = truncating.add_texts([huge])
     assert stored_id == content_id(huge, None)

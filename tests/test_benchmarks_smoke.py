@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `benchmarks` is a top-level folder, not part of the installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_ingest, bench_memory, bench_model, bench_query, run  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_client_cpu,
+    bench_http_stack,
+    bench_ingest,
+    bench_memory,
+    bench_model,
+    bench_query,
+    run,
+)
 
 
 def _numbers_in_rows(markdown: str) -> list[str]:
@@ -76,6 +84,26 @@ def test_pinecone_server_scenario() -> None:
     markdown, numbers = run.run_pinecone(scale)
     assert numbers["rows"][0]["size"] == 600
     assert "| 600 |" in markdown
+
+
+def test_http_stack_scenario() -> None:
+    markdown, numbers = bench_http_stack.run(requests=20)
+    assert set(numbers["cpu_ms"]) == {"httpx sync", "httpx2 sync", "httpx async", "httpx2 async", "aiohttp async"}
+    for per_concurrency in numbers["cpu_ms"].values():
+        assert set(per_concurrency) == set(bench_http_stack.CONCURRENCY)
+        assert all(values and values[0] > 0 for values in per_concurrency.values())
+    assert "| aiohttp async |" in markdown and "64 in flight" in markdown
+
+
+@pytest.mark.slow
+def test_client_cpu_scenario(tmp_path: Path) -> None:
+    plot = tmp_path / "cpu.png"
+    markdown, numbers = bench_client_cpu.run(sizes=(64, 192), plot=plot)
+    assert set(numbers["cpu_s"]) == set(bench_client_cpu.contenders())
+    assert all(cpu[64] > 0 and cpu[192] > 0 for cpu in numbers["cpu_s"].values())
+    assert numbers["one_record_cpu_s"] > 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert "CPU per record (us)" in markdown and "of one record" in markdown
 
 
 def test_report_renders_machine_and_sections() -> None:

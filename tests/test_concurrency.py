@@ -337,21 +337,26 @@ def test_client_default_is_adaptive_and_an_int_fixes_it() -> None:
         assert client.max_concurrency == 3
 
 
-async def test_client_backs_off_on_an_endpoint_that_serves_one_request_at_a_time() -> None:
-    """Real loopback endpoint answering 429 past one request in flight: every text still comes back right,
-    and the client's limit ends below where it started."""
-    from hf_pinecone._retry import RetryPolicy
+async def test_client_backs_off_on_an_endpoint_that_answers_429() -> None:
+    """Real loopback endpoint whose answers are 429 Overloaded a third of the time (the project's fault
+    injector: TEI itself queues a batch's inputs for permits rather than refusing them, router/src/http/
+    server.rs ``embed``, so a steady 429 source has to be injected): every text still comes back right, and the
+    client's limit ends below where it started."""
+    from hf_pinecone import RetryPolicy
     from hf_pinecone.endpoint import AsyncEndpointClient
     from hf_pinecone.local import serve_endpoint
     from hf_pinecone.local.endpoint_server import HashEmbedder
+    from hf_pinecone.local.faults import Fault, FaultPlan
 
     embedder = HashEmbedder(8)
     texts = [f"text {i}" for i in range(400)]
     retry = RetryPolicy(max_retries=50, backoff_base=0.01, backoff_max=0.05)
-    with serve_endpoint(embedder=embedder, replicas=1, max_concurrent_requests=1, delay=0.002) as url:
+    plan = FaultPlan(rate=0.34, kinds=[Fault.RATE_LIMIT], seed=7, retry_after=None, methods={"POST"})
+    with serve_endpoint(embedder=embedder, faults=plan, delay=0.002) as url:
         async with AsyncEndpointClient(url, batch_size=4, retry=retry) as client:
             vectors = await client.aembed(texts)
             assert client.max_concurrency < DEFAULT_INITIAL_CONCURRENCY
+    assert plan.stats.injected.get("429", 0) > 0
     expected = embedder.embed(texts, normalize=True, truncate=True, prompt_name=None)
     assert len(vectors) == len(texts)
     assert all(abs(a - b) < 1e-6 for v, e in zip(vectors, expected, strict=True) for a, b in zip(v, e, strict=True))

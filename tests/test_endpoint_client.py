@@ -687,6 +687,27 @@ async def test_max_concurrency_is_client_wide_across_tasks(faulty: Callable[...,
     assert faults.peak == 3
 
 
+def test_async_client_survives_its_event_loop_and_is_dropped_quietly(
+    faulty: Callable[..., tuple[str, Faults]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One client used by two asyncio.run() calls, then dropped without aclose(): no aiohttp "Unclosed" errors."""
+    import gc
+    import warnings
+
+    url, _ = faulty()
+    client = AsyncEndpointClient(url, retry=FAST)
+    first = asyncio.run(client.aembed(["x"]))
+    second = asyncio.run(client.aembed(["x"]))  # the first loop's pool is gone: a new one in this loop
+    assert_close(first, expected(["x"]))
+    assert first == second
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.ERROR, logger="asyncio"):
+        warnings.simplefilter("always")
+        del client
+        gc.collect()
+    assert not [w for w in caught if "Unclosed" in str(w.message)]
+    assert "Unclosed" not in caplog.text
+
+
 def test_one_connection_pool_is_reused(faulty: Callable[..., tuple[str, Faults]]) -> None:
     url, _ = faulty()
     with EndpointClient(url, max_concurrency=1) as client:
@@ -712,13 +733,16 @@ def test_every_http_client_shares_one_verifying_tls_context() -> None:
     def contexts_of(http: Any) -> Any:
         return http._transport._pool._ssl_context
 
-    sync_client, async_client = EndpointClient("https://example.invalid"), AsyncEndpointClient("https://x.invalid")
+    async def async_context() -> Any:
+        async with AsyncEndpointClient("https://x.invalid") as async_client:
+            return async_client._session().connector._ssl  # aiohttp's connector keeps the context it was given
+
+    sync_client = EndpointClient("https://example.invalid")
     plane = DataPlane("https://index.invalid", "key")
     try:
         assert contexts_of(sync_client._http) is context
-        assert contexts_of(async_client._http) is context
+        assert asyncio.run(async_context()) is context
         assert contexts_of(plane.sync._http()) is context
     finally:
         sync_client.close()
         plane.close()
-        asyncio.run(async_client.aclose())

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import requests
 from starlette.applications import Starlette
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.endpoint_server import HashEmbedder, serve_endpoint
 from hf_pinecone.local.faults import DEFAULT_KINDS, Fault, FaultInjector, FaultPlan
 
@@ -53,8 +53,8 @@ def served() -> Iterator[tuple[str, _CountingApp, FaultPlan]]:
         yield url, target, plan
 
 
-def _post(url: str, **kwargs: Any) -> httpx.Response:
-    return httpx.post(url + "/echo", json={"x": 1}, **kwargs)
+def _post(url: str, **kwargs: Any) -> httpx2.Response:
+    return httpx2.post(url + "/echo", json={"x": 1}, **kwargs)
 
 
 # --------------------------------------------------------------------------------- each kind, as seen
@@ -107,13 +107,13 @@ def test_reset_breaks_the_connection_mid_response_after_the_app_ran(
 ) -> None:
     url, target, plan = served
     plan.schedule(Fault.RESET, Fault.RESET)
-    with pytest.raises(httpx.RemoteProtocolError, match=r"without sending complete message body"):
+    with pytest.raises(httpx2.RemoteProtocolError, match=r"without sending complete message body"):
         _post(url)
     assert target.calls == 1  # the server did the work; only the answer was lost
 
     # The same through a pooled client (keep-alive) and through the async client and requests.
-    with httpx.Client() as client:
-        with pytest.raises(httpx.RemoteProtocolError):
+    with httpx2.Client() as client:
+        with pytest.raises(httpx2.RemoteProtocolError):
             client.post(url + "/echo", json={"x": 2})
         assert client.post(url + "/echo", json={"x": 3}).status_code == 200
     plan.schedule(Fault.RESET)
@@ -126,8 +126,8 @@ def test_reset_breaks_the_connection_mid_response_after_the_app_ran(
 async def test_reset_seen_by_async_client(served: tuple[str, _CountingApp, FaultPlan]) -> None:
     url, _, plan = served
     plan.schedule("reset")
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(httpx.RemoteProtocolError):
+    async with httpx2.AsyncClient() as client:
+        with pytest.raises(httpx2.RemoteProtocolError):
             await client.post(url + "/echo", json={"x": 1})
         assert (await client.post(url + "/echo", json={"x": 1})).status_code == 200
 
@@ -150,7 +150,7 @@ def test_slow_response_makes_the_client_time_out_and_the_server_keeps_serving(
 ) -> None:
     url, target, plan = served
     plan.schedule(Fault.SLOW)  # holds 30 s by default, far beyond the client's timeout
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx2.ReadTimeout):
         _post(url, timeout=0.5)
     assert _post(url, timeout=10).status_code == 200
     assert target.calls == 1  # only the second request reached the app
@@ -208,7 +208,7 @@ def test_method_and_path_filters() -> None:
     target = _CountingApp()
     plan = FaultPlan(rate=1.0, kinds=["503"], methods={"post"}, paths=["/echo"])
     with run_in_background(FaultInjector(target.app, plan)) as url:
-        assert httpx.get(url + "/ping").status_code == 200
+        assert httpx2.get(url + "/ping").status_code == 200
         assert _post(url).status_code == 503
     assert (plan.stats.requests, plan.stats.matched) == (2, 1)
 
@@ -297,11 +297,11 @@ def test_invalid_plans_are_rejected() -> None:
 def test_in_front_of_the_endpoint_server() -> None:
     plan = FaultPlan(["503", "reset"], methods={"POST"})
     with serve_endpoint(embedder=HashEmbedder(8), faults=plan) as url:
-        assert httpx.get(url + "/health").text == "Ok"  # GET is not filtered
-        assert httpx.post(url, json={"inputs": ["a"]}).status_code == 503
-        with pytest.raises(httpx.RemoteProtocolError):
-            httpx.post(url, json={"inputs": ["a"]})
-        r = httpx.post(url, json={"inputs": ["a", "b"]})
+        assert httpx2.get(url + "/health").text == "Ok"  # GET is not filtered
+        assert httpx2.post(url, json={"inputs": ["a"]}).status_code == 503
+        with pytest.raises(httpx2.RemoteProtocolError):
+            httpx2.post(url, json={"inputs": ["a"]})
+        r = httpx2.post(url, json={"inputs": ["a", "b"]})
         assert r.status_code == 200 and len(r.json()["embeddings"]) == 2
     assert plan.stats.requests == 4 and plan.stats.injected == {"503": 1, "reset": 1}
 
@@ -310,6 +310,6 @@ def test_in_front_of_the_pinecone_server() -> None:
     pinecone_server = pytest.importorskip("hf_pinecone.local.pinecone_server")
     plan = FaultPlan(["504"])
     with pinecone_server.serve_pinecone(faults=plan) as url:
-        assert httpx.get(url + "/indexes").status_code == 504
-        assert httpx.get(url + "/indexes").status_code == 200
+        assert httpx2.get(url + "/indexes").status_code == 504
+        assert httpx2.get(url + "/indexes").status_code == 200
     assert plan.stats.injected == {"504": 1}

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from conftest import HashEndpoint, vector_count
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import ConfigurationError, IngestError
@@ -32,15 +33,14 @@ DIM = 64
 MAX_CHARS = 200  # the hash endpoint rejects longer inputs when truncation is off
 
 
-@pytest.fixture(scope="module")
-def hash_endpoint() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(DIM, max_input_length=MAX_CHARS)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    return hash_endpoint(DIM, max_input_length=MAX_CHARS)
 
 
 @pytest.fixture
-def embeddings(hash_endpoint: str) -> Iterator[InferenceEndpointEmbeddings]:
-    emb = InferenceEndpointEmbeddings(endpoint_url=hash_endpoint, truncate=False)
+def embeddings(hash_url: str) -> Iterator[InferenceEndpointEmbeddings]:
+    emb = InferenceEndpointEmbeddings(endpoint_url=hash_url, truncate=False)
     yield emb
     emb.close()
 
@@ -61,12 +61,6 @@ def _stored(store: PineconeStore, ids: list[str], namespace: str | None = None) 
     return {str(d.id): {**d.metadata, "text": d.page_content} for d in docs}
 
 
-def _count(store: PineconeStore, namespace: str = "") -> int:
-    stats = store.index.describe_index_stats()
-    ns = (stats.namespaces or {}).get(namespace)
-    return int(ns.vector_count) if ns else 0
-
-
 # --------------------------------------------------------------------------------------------- basics
 def test_strings_get_content_ids_text_metadata_and_a_consistent_report(store: PineconeStore) -> None:
     texts = ["a cat sleeps", "a dog barks", "a cat sleeps", "birds sing", "a dog barks"]
@@ -81,7 +75,7 @@ def test_strings_get_content_ids_text_metadata_and_a_consistent_report(store: Pi
     found = _stored(store, [content_id(t, None) for t in unique])
     assert {meta["text"] for meta in found.values()} == set(unique)
     assert all(found[content_id(t, None)]["text"] == t for t in unique)
-    assert _count(store) == 3
+    assert vector_count(store) == 3
 
 
 def test_second_run_finds_everything_present_and_force_reembeds(store: PineconeStore) -> None:
@@ -93,7 +87,7 @@ def test_second_run_finds_everything_present_and_force_reembeds(store: PineconeS
     assert first.upserted == 700
     assert (second.already_present, second.embedded, second.upserted) == (700, 0, 0)
     assert (forced.already_present, forced.embedded, forced.upserted) == (0, 700, 700)
-    assert _count(store) == 700
+    assert vector_count(store) == 700
 
 
 def test_resume_after_partial_ingest_embeds_only_the_rest(store: PineconeStore) -> None:
@@ -101,7 +95,7 @@ def test_resume_after_partial_ingest_embeds_only_the_rest(store: PineconeStore) 
     ingest(texts[:120], store=store, progress=False)
     report = ingest(texts, store=store, progress=False, chunk_size=50)
     assert (report.already_present, report.embedded, report.upserted) == (120, 180, 180)
-    assert _count(store) == 300
+    assert vector_count(store) == 300
 
 
 def test_records_keep_extra_columns_as_metadata(store: PineconeStore) -> None:
@@ -139,7 +133,7 @@ def test_limit_counts_source_records(store: PineconeStore) -> None:
     texts = ["x", "x", "y", "z", "w"]
     report = ingest(texts, store=store, limit=3, progress=False)
     assert (report.read, report.duplicates, report.upserted) == (3, 1, 2)
-    assert _count(store) == 2
+    assert vector_count(store) == 2
 
 
 def test_namespace_changes_ids_and_target(embeddings: Any, pinecone_url: str, index_name: str) -> None:
@@ -147,11 +141,11 @@ def test_namespace_changes_ids_and_target(embeddings: Any, pinecone_url: str, in
     report = ingest(["hello"], store=store, namespace="ns1", progress=False)
     assert report.upserted == 1
     assert set(_stored(store, [content_id("hello", "ns1")], namespace="ns1")) == {content_id("hello", "ns1")}
-    assert _count(store, "ns1") == 1 and _count(store, "") == 0
+    assert vector_count(store, "ns1") == 1 and vector_count(store, "") == 0
     # The store's own namespace is the default.
     ns_store = _store(embeddings, pinecone_url, index_name, namespace="ns2")
     ingest(["hello"], store=ns_store, progress=False)
-    assert _count(store, "ns2") == 1
+    assert vector_count(store, "ns2") == 1
     assert content_id("hello", "ns2") in _stored(store, [content_id("hello", "ns2")], namespace="ns2")
 
 
@@ -193,7 +187,7 @@ def test_file_errors_are_configuration_errors(store: PineconeStore, tmp_path: Pa
         ingest(tmp_path / "d.jsonl", store=store, progress=False)
     with pytest.raises(ConfigurationError, match="column 'hypotesis' not found"):
         ingest(tmp_path / "d.jsonl", store=store, column="hypotesis", progress=False)
-    assert _count(store) == 0
+    assert vector_count(store) == 0
 
 
 def test_hugging_face_dataset_and_iterable_dataset(store: PineconeStore) -> None:
@@ -241,7 +235,7 @@ def test_bad_rows_are_written_to_the_errors_file_and_never_abort(store: Pinecone
     by_row = {line["row"]: line for line in lines}
     assert by_row[6]["id"] == content_id("y" * (MAX_CHARS + 50), None) and by_row[6]["text"].startswith("yyy")
     assert len(report.rejected) == 9
-    assert _count(store) == 2
+    assert vector_count(store) == 2
 
 
 def test_no_errors_file_keeps_a_sample_in_the_report(store: PineconeStore) -> None:
@@ -276,14 +270,14 @@ def test_endpoint_down_mid_run_keeps_what_was_done(pinecone_url: str, index_name
             ingest(texts, store=store, progress=False, chunk_size=32, max_chunks_in_flight=2)
     partial: IngestReport = info.value.report  # type: ignore[attr-defined]
     assert 0 < partial.upserted < 400
-    assert partial.upserted == partial.embedded == _count(store)
+    assert partial.upserted == partial.embedded == vector_count(store)
     # Once the endpoint is back, a re-run completes exactly.
     with serve_endpoint(embedder=HashEmbedder(DIM)) as url:
         emb = InferenceEndpointEmbeddings(endpoint_url=url)
         store = _store(emb, pinecone_url, index_name)
         report = ingest(texts, store=store, progress=False)
     assert report.already_present == partial.upserted and report.upserted == 400 - partial.upserted
-    assert _count(store) == 400
+    assert vector_count(store) == 400
 
 
 # --------------------------------------------------------------------------------------------- API shapes
@@ -293,7 +287,7 @@ async def test_aingest_and_sync_ingest_from_a_running_loop(store: PineconeStore)
     # A notebook calls the sync function while its loop runs: it runs on a private loop in a thread.
     sync_report = ingest(["async three"], store=store, progress=False)
     assert sync_report.upserted == 1
-    assert _count(store) == 3
+    assert vector_count(store) == 3
 
 
 def test_progress_bar_goes_to_stderr(store: PineconeStore, capsys: pytest.CaptureFixture[str]) -> None:
@@ -389,5 +383,5 @@ def test_fast_path_needs_no_sdk_session(store: PineconeStore, monkeypatch: pytes
     texts = [f"plane {i}" for i in range(50)]
     report = ingest(texts, store=store, progress=False)
     assert (report.upserted, report.failed) == (50, 0)
-    assert store._index_dimension == DIM  # learned through the data plane
-    assert _count(store) == 50
+    assert store.index_dimension == DIM  # learned through the data plane
+    assert vector_count(store) == 50

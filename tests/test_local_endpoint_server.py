@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import requests
 
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.endpoint_server import (
     DEFAULT_MODEL_ID,
     Embedder,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hf_pinecone import RetryPolicy
 from hf_pinecone._protocol import (
     DEFAULT_BATCH_SIZE,
     MAX_DISCOVERED_BATCH_SIZE,
@@ -39,7 +40,6 @@ from hf_pinecone._protocol import (
     parse_embeddings,
     server_message,
 )
-from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.errors import (
     ConfigurationError,
     EndpointAuthError,

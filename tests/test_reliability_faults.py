@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pinecone import Pinecone
 
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import RetryPolicy
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
 from hf_pinecone.errors import EndpointUnavailableError, IngestError
 from hf_pinecone.ids import content_id
@@ -306,7 +306,7 @@ def test_slow_endpoint_times_out_and_is_retried_then_gives_up_clearly() -> None:
         emb.close()
         # The server keeps serving once the slow faults stop.
         plan.enabled = False
-        assert httpx.post(url, json={"inputs": ["a"]}).status_code == 200
+        assert httpx2.post(url, json={"inputs": ["a"]}).status_code == 200
     assert "gave up after 3 attempts" in str(caught.value)
     assert "timeout" in str(caught.value).lower()
     assert plan.stats.injected == {"slow": 3}

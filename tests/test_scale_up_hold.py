@@ -15,12 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 
-from hf_pinecone import InferenceEndpointEmbeddings
-from hf_pinecone._retry import RetryPolicy
+from hf_pinecone import InferenceEndpointEmbeddings, RetryPolicy
 from hf_pinecone.endpoint import AsyncEndpointClient, EndpointClient
 from hf_pinecone.lifecycle import EndpointStateError
 from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
@@ -47,14 +46,14 @@ class StandIn:
             "provider": {"vendor": "aws", "region": "us-east-1"},
             "type": "protected",
         }
-        created = httpx.post(f"{self.base}/v2/endpoint/{NS}", json=payload, timeout=10)
+        created = httpx2.post(f"{self.base}/v2/endpoint/{NS}", json=payload, timeout=10)
         assert created.status_code == 200, created.text
         self.stand_in.set_state(NS, name, "scaledToZero")
         return f"{self.base}/endpoints/{NS}/{name}"
 
     def fetch(self, name: str) -> str:
         """``GET`` the endpoint from the management API (an observation: a starting replica comes up)."""
-        response = httpx.get(f"{self.base}/v2/endpoint/{NS}/{name}", timeout=10)
+        response = httpx2.get(f"{self.base}/v2/endpoint/{NS}/{name}", timeout=10)
         state: str = response.json()["status"]["state"]
         return state
 
@@ -88,9 +87,9 @@ def expected(texts: list[str]) -> np.ndarray:
     return np.array([HASH.vector(t) for t in texts], dtype=float)
 
 
-def post(url: str, texts: list[str], hold: str | None = None) -> httpx.Response:
+def post(url: str, texts: list[str], hold: str | None = None) -> httpx2.Response:
     headers = {} if hold is None else {"X-Scale-Up-Timeout": hold}
-    return httpx.post(url, json={"inputs": texts}, headers=headers, timeout=30)
+    return httpx2.post(url, json={"inputs": texts}, headers=headers, timeout=30)
 
 
 # ------------------------------------------------------------------ the stand-in's hold

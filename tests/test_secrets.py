@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from langchain_core.load import dumpd, dumps
 from starlette.applications import Starlette
@@ -51,7 +51,19 @@ PC_SECRET = "key-3VnW8LEAKCHECKpcK07"
 SECRETS = (HF_SECRET, PC_SECRET)
 DIM = 16
 CLI = [sys.executable, "-c", "from hf_pinecone.cli import main; main()"]
-NOISY_LOGGERS = ("", "httpx", "httpcore", "urllib3", "pinecone", "aiohttp", "hf_pinecone", "uvicorn", "asyncio")
+NOISY_LOGGERS = (
+    "",
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "urllib3",
+    "pinecone",
+    "aiohttp",
+    "hf_pinecone",
+    "uvicorn",
+    "asyncio",
+)
 
 
 def assert_clean(*outputs: Any) -> None:
@@ -164,7 +176,7 @@ async def test_debug_logs_of_every_library_never_contain_a_secret(
     wrong.close()
     text = all_log_text(debug_logs)
     # DEBUG logging really was on, for the HTTP stacks of both clients.
-    assert {"httpx", "httpcore", "hf_pinecone"} <= {r.name.split(".")[0] for r in debug_logs.records}
+    assert {"httpx2", "httpcore2", "hf_pinecone"} <= {r.name.split(".")[0] for r in debug_logs.records}
     assert_clean(text)
 
 
@@ -304,7 +316,7 @@ async def test_token_is_not_forwarded_on_a_redirect_to_another_host(status: int)
     with run_in_background(recorder.app, host="127.0.0.2") as other_host:  # noqa: SIM117 - needs other_host
         with run_in_background(redirector(other_host)) as url:
             # Sanity: the other host is reachable and records what it gets.
-            httpx.post(other_host + "/probe", headers={"authorization": "Bearer probe"})
+            httpx2.post(other_host + "/probe", headers={"authorization": "Bearer probe"})
             assert recorder.authorization == ["Bearer probe"]
             emb = InferenceEndpointEmbeddings(endpoint_url=url, hf_token=HF_SECRET, max_retries=0)
             with pytest.raises(EndpointRequestError) as caught:

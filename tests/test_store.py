@@ -26,8 +26,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_pinecone import PineconeVectorStore
 
+from hf_pinecone import RetryPolicy
 from hf_pinecone._pinecone import protocol
-from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.errors import (
     IndexMismatchError,
     IndexNotFoundError,
@@ -38,7 +38,7 @@ from hf_pinecone.errors import (
     PineconeUnavailableError,
 )
 from hf_pinecone.ids import content_id
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.faults import Fault, FaultPlan
 from hf_pinecone.local.pinecone_server import create_pinecone_app, serve_pinecone
 from hf_pinecone.store import (
@@ -145,7 +145,7 @@ def store(recorded: tuple[str, _Recorder]) -> PineconeStore:
 
 
 def _name_of(store: PineconeStore) -> str:
-    return store._index_host.rsplit("/", 1)[-1]
+    return store.host.rsplit("/", 1)[-1]
 
 
 # -------------------------------------------------------------------------------- no mutation, ids
@@ -281,7 +281,7 @@ def test_get_by_ids_order_missing_and_chunks(recorded: tuple[str, _Recorder]) ->
     assert [d.id for d in docs] == wanted[:2500]
     assert docs[0].page_content == "doc 2499 " and docs[0].metadata == {"i": 2499.0}
     fetches = recorder.requests(_name_of(store), "/vectors/fetch")
-    assert [f.ids for f in fetches] == [1000, 1000, 502]
+    assert sorted(f.ids for f in fetches) == [502, 1000, 1000]  # chunks are fetched concurrently
     assert store.existing_ids(["r0", "r2499", "nope"]) == {"r0", "r2499"}
     assert store.get_by_ids(["nope"]) == []
 
@@ -353,15 +353,24 @@ def test_plan_upsert_batches_limits() -> None:
         plan_upsert_batches([UpsertRecord("huge", [1.0], {}, MAX_REQUEST_BYTES)])
 
 
-def test_record_size_estimate_is_an_upper_bound_of_the_sdk_body() -> None:
+def test_record_sizes_are_exact_and_the_body_is_what_was_measured() -> None:
     rng = np.random.default_rng(3)
-    vectors = np.concatenate([rng.normal(size=(50, 16)), rng.normal(size=(50, 16)) * 1e-300]).tolist()
+    matrix = np.concatenate([rng.normal(size=(50, 16)), rng.normal(size=(50, 16)) * 1e-300])
+    vectors = matrix.tolist()
     vectors[0][0] = -2.2250738585072014e-308
     metadata = [prepare_metadata(f"id{i}", {"é": "ü" * i}, text="t") for i in range(100)]
-    records = prepare_records([f"id{i}" for i in range(100)], vectors, metadata)
-    for record in records:
-        exact = len(json.dumps(record.to_request())) + 2
-        assert exact <= record.size
+    scaled = matrix.copy()
+    scaled[50:] *= 1e290  # float32 would round 1e-300 to zero, which Pinecone refuses
+    for given in (vectors, matrix, scaled.astype(np.float32)):
+        records = prepare_records([f"id{i}" for i in range(100)], given, metadata)
+        body = protocol.upsert(records, "ns").body
+        assert body is not None
+        parsed = json.loads(body)
+        assert [v["id"] for v in parsed["vectors"]] == [f"id{i}" for i in range(100)]
+        assert parsed["vectors"][3]["metadata"] == metadata[3] and parsed["namespace"] == "ns"
+        assert np.allclose(parsed["vectors"][7]["values"], np.asarray(given[7], dtype=np.float64), rtol=1e-6)
+        # sizes are exact: the envelope plus each fragment and its comma (one comma less than records)
+        assert len(body) == len(b'{"vectors":[],"namespace":"ns"}') + sum(r.size for r in records) - 1
 
 
 def test_plan_fetch_chunks() -> None:
@@ -504,7 +513,7 @@ def faulty() -> Iterator[tuple[str, FaultPlan]]:
 def _faulty_store(faulty: tuple[str, FaultPlan], **kwargs: Any) -> PineconeStore:
     url, plan = faulty
     store = _store(url, _name(), EMB, retry=FAST_RETRY, **kwargs)
-    store._index_dim()  # read before faults start, so the scripted faults hit the calls under test
+    store.describe_index_stats()  # read before faults start, so the scripted faults hit the calls under test
     plan.enabled = True
     return store
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from hf_pinecone.errors import EndpointError
-from hf_pinecone.local._runner import run_in_background
+from hf_pinecone.local import run_in_background
 from hf_pinecone.local.endpoint_server import (
     DEFAULT_MODEL_ID,
     HashEmbedder,

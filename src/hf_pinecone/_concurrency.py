@@ -34,7 +34,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -426,9 +426,11 @@ class ConcurrencyLimiter:
         return f"ConcurrencyLimiter(limit={self.limit}, in_flight={self._in_flight})"
 
     # ---- sync
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[Permit]:
+    def slot(self) -> contextlib.AbstractContextManager[Permit]:
         """Hold one request slot (blocking the thread until one is free)."""
+        return _Slot(self)
+
+    def _acquire(self) -> Permit:
         waiter: _Waiter | None = None
         with self._lock:
             if not self._waiters and self._in_flight < self.policy.limit:
@@ -443,18 +445,14 @@ class ConcurrencyLimiter:
             except BaseException:
                 self._abandon(waiter)
                 raise
-        permit = Permit(self._clock())
-        try:
-            yield permit
-        except BaseException:
-            self._release(permit, failed=True)
-            raise
-        self._release(permit, failed=False)
+        return Permit(self._clock())
 
     # ---- async
-    @contextlib.asynccontextmanager
-    async def aslot(self) -> AsyncIterator[Permit]:
+    def aslot(self) -> contextlib.AbstractAsyncContextManager[Permit]:
         """Hold one request slot (suspending the task until one is free)."""
+        return _Slot(self)
+
+    async def _aacquire(self) -> Permit:
         waiter: _Waiter | None = None
         with self._lock:
             if not self._waiters and self._in_flight < self.policy.limit:
@@ -470,13 +468,7 @@ class ConcurrencyLimiter:
             except BaseException:  # cancelled while waiting: give the slot back if it was granted
                 self._abandon(waiter)
                 raise
-        permit = Permit(self._clock())
-        try:
-            yield permit
-        except BaseException:
-            self._release(permit, failed=True)
-            raise
-        self._release(permit, failed=False)
+        return Permit(self._clock())
 
     # ---- shared
     def _release(self, permit: Permit, *, failed: bool) -> None:
@@ -522,3 +514,33 @@ class ConcurrencyLimiter:
                     self._waiters.remove(waiter)
             wake = self._grant_locked()
         self._wake(wake)
+
+
+class _Slot:
+    """One request slot: ``with limiter.slot()`` / ``async with limiter.aslot()``.
+
+    A plain object rather than a generator-based context manager, which would cost a generator (async: an async
+    generator registered with the loop) per request.
+    """
+
+    __slots__ = ("_limiter", "_permit")
+
+    def __init__(self, limiter: ConcurrencyLimiter) -> None:
+        self._limiter = limiter
+        self._permit: Permit | None = None
+
+    def __enter__(self) -> Permit:
+        self._permit = self._limiter._acquire()
+        return self._permit
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        assert self._permit is not None
+        self._limiter._release(self._permit, failed=exc_type is not None)
+
+    async def __aenter__(self) -> Permit:
+        self._permit = await self._limiter._aacquire()
+        return self._permit
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        assert self._permit is not None
+        self._limiter._release(self._permit, failed=exc_type is not None)

@@ -2,13 +2,20 @@
 
 Both are thin transports over :class:`hf_pinecone._protocol.EndpointProtocol`, which holds the one
 implementation of batching, retries, cold-start waiting, batch-size learning and bisection. Each client
-owns one pooled keep-alive httpx connection pool and a client-wide concurrency limiter.
+owns one pooled keep-alive connection pool and a client-wide concurrency limiter.
+
+The HTTP stacks were chosen by measurement (``benchmarks/bench_http_stack.py``, docs/ARCHITECTURE.md): the sync
+client sends with httpx2 (httpx's maintained continuation, what huggingface_hub uses), the async client with
+aiohttp, which costs several times less CPU per request than httpx/httpx2's async clients and stays flat up to
+64 requests in flight (it is installed with ``pinecone[asyncio]`` already). Both are imported when a client is
+first built, not when this module is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import threading
@@ -16,9 +23,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import httpx
 from pydantic import SecretStr
 
 from hf_pinecone import __version__
@@ -56,7 +62,11 @@ from hf_pinecone._retry import RetryPolicy
 from hf_pinecone._tls import default_ssl_context
 from hf_pinecone.errors import ConfigurationError, EndpointRequestError, EndpointUnavailableError, redact
 
+if TYPE_CHECKING:
+    import aiohttp
+
 __all__ = ["AsyncEndpointClient", "EndpointClient", "EndpointConfig", "resolve_token"]
+
 
 @dataclass(frozen=True)
 class EndpointConfig:
@@ -193,17 +203,8 @@ class _Base:
         }
         if secret:
             self._headers["Authorization"] = f"Bearer {secret}"
-        # Redirects are never followed: httpx would re-send the Authorization header to the new host.
-        self._http_options: dict[str, Any] = {
-            "headers": self._headers,
-            "timeout": httpx.Timeout(self.config.timeout),
-            "follow_redirects": False,
-            "verify": default_ssl_context(),
-            "limits": httpx.Limits(
-                max_connections=max(100, self._max_in_flight),
-                max_keepalive_connections=self._max_in_flight,
-            ),
-        }
+        # Connections beyond the requests in flight: GET /info probes and a client shared by several callers.
+        self._max_connections = max(100, self._max_in_flight)
 
     @property
     def batch_size(self) -> int:
@@ -246,10 +247,6 @@ class _Base:
         return data if isinstance(data, dict) else {}
 
     @staticmethod
-    def _outcome(response: httpx.Response) -> Response:
-        return Response(response.status_code, response.headers, response.content)
-
-    @staticmethod
     def _deferred(action: Send, permit: Permit) -> bool:
         """Whether ``action`` is no longer to be sent now that it holds ``permit`` (see :attr:`Send.still_wanted`)."""
         if action.still_wanted is None or action.still_wanted():
@@ -266,9 +263,8 @@ class _Base:
             permit.overloaded = outcome.status == 429
 
     @staticmethod
-    def _failure(error: httpx.TransportError) -> TransportFailure:
-        kind = "timeout" if isinstance(error, httpx.TimeoutException) else "connection"
-        return TransportFailure(kind, str(error) or type(error).__name__)
+    def _failure(error: BaseException, *, timeout: bool) -> TransportFailure:
+        return TransportFailure("timeout" if timeout else "connection", str(error) or type(error).__name__)
 
 
 # ---------------- sync
@@ -290,7 +286,18 @@ class EndpointClient(_Base):
 
     def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
         super().__init__(config, kwargs)
-        self._http = httpx.Client(**self._http_options)
+        import httpx2
+
+        # Redirects are never followed: they would re-send the Authorization header to another host.
+        self._http = httpx2.Client(
+            headers=self._headers,
+            timeout=httpx2.Timeout(self.config.timeout),
+            follow_redirects=False,
+            verify=default_ssl_context(),
+            limits=httpx2.Limits(
+                max_connections=self._max_connections, max_keepalive_connections=self._max_in_flight
+            ),
+        )
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._batch_size_lock = threading.Lock()
@@ -382,23 +389,27 @@ class EndpointClient(_Base):
             except StopIteration:
                 return
 
+    def _request(self, method: str, url: str, body: bytes | None, timeout: float | None) -> Outcome:
+        import httpx2  # already imported by __init__: a dictionary lookup
+
+        try:
+            response = (
+                self._http.get(url, timeout=timeout) if body is None else self._http.post(url, content=body)
+            )
+        except httpx2.TransportError as error:
+            return self._failure(error, timeout=isinstance(error, httpx2.TimeoutException))
+        return Response(response.status_code, response.headers, response.content)
+
     def _get(self, action: Get) -> Outcome:
         with self._limiter.slot() as permit:
             permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
-            try:
-                return self._outcome(self._http.get(action.url, timeout=action.timeout))
-            except httpx.TransportError as error:
-                return self._failure(error)
+            return self._request("GET", action.url, None, action.timeout)
 
     def _send(self, action: Send) -> SendOutcome:
-        outcome: Outcome
         with self._limiter.slot() as permit:
             if self._deferred(action, permit):
                 return Deferred()
-            try:
-                outcome = self._outcome(self._http.post(self.url, content=action.body))
-            except httpx.TransportError as error:
-                outcome = self._failure(error)
+            outcome = self._request("POST", self.url, action.body, None)
             self._note(permit, outcome)
         return outcome
 
@@ -427,7 +438,7 @@ class EndpointClient(_Base):
 class AsyncEndpointClient(_Base):
     """Async client for an embeddings Inference Endpoint; same behaviour as :class:`EndpointClient`.
 
-    Use it from one event loop (its connection pool belongs to that loop).
+    Use it from one event loop (its connection pool belongs to that loop, and is opened in it on first use).
 
     Args:
         config: An :class:`EndpointConfig`, or the endpoint URL.
@@ -436,8 +447,34 @@ class AsyncEndpointClient(_Base):
 
     def __init__(self, config: EndpointConfig | str | None = None, **kwargs: Any) -> None:
         super().__init__(config, kwargs)
-        self._http = httpx.AsyncClient(**self._http_options)
+        import aiohttp
+
+        self._http: aiohttp.ClientSession | None = None  # an aiohttp session must be created inside its loop
+        self._closed = False
+        self._timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        # Proxies from the environment (HTTPS_PROXY, NO_PROXY, ...), as httpx2 honours them, resolved once:
+        # aiohttp's trust_env would re-read the environment on every request.
+        self._proxy = _env_proxy(self.url)
         self._batch_size_lock = asyncio.Lock()
+
+    def _session(self) -> aiohttp.ClientSession:
+        session = self._http
+        if session is not None and session._loop.is_closed():
+            # Used again after its event loop ended (e.g. a second asyncio.run()): that pool is dead.
+            _discard(session)
+            self._http = session = None
+        if session is None:
+            if self._closed:
+                raise RuntimeError("the AsyncEndpointClient is closed")
+            import aiohttp
+
+            self._http = session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=default_ssl_context()),
+                headers=self._headers,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),  # an endpoint's cookies are not ours to keep
+            )
+        return session
 
     async def aembed(self, texts: Sequence[str], *, prompt_name: str | None = None) -> list[list[float]]:
         """Async :meth:`EndpointClient.embed`."""
@@ -504,23 +541,36 @@ class AsyncEndpointClient(_Base):
             except StopIteration:
                 return
 
+    async def _request(self, method: str, url: str, body: bytes | None, timeout: float | None) -> Outcome:
+        import aiohttp  # already imported by __init__: a dictionary lookup
+
+        try:
+            # Redirects are never followed: they would re-send the Authorization header to another host.
+            async with self._session().request(
+                method,
+                url,
+                data=body,
+                allow_redirects=False,
+                proxy=self._proxy if url is self.url else _env_proxy(url),
+                timeout=self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                content = await response.read()
+        except asyncio.TimeoutError as error:  # aiohttp's timeouts (ServerTimeoutError is one too)
+            return self._failure(error, timeout=True)
+        except aiohttp.ClientError as error:
+            return self._failure(error, timeout=False)
+        return Response(response.status, response.headers, content)
+
     async def _get(self, action: Get) -> Outcome:
         async with self._limiter.aslot() as permit:
             permit.ignore = True  # not an embedding request: says nothing about the endpoint's throughput
-            try:
-                return self._outcome(await self._http.get(action.url, timeout=action.timeout))
-            except httpx.TransportError as error:
-                return self._failure(error)
+            return await self._request("GET", action.url, None, action.timeout)
 
     async def _send(self, action: Send) -> SendOutcome:
-        outcome: Outcome
         async with self._limiter.aslot() as permit:
             if self._deferred(action, permit):
                 return Deferred()
-            try:
-                outcome = self._outcome(await self._http.post(self.url, content=action.body))
-            except httpx.TransportError as error:
-                outcome = self._failure(error)
+            outcome = await self._request("POST", self.url, action.body, None)
             self._note(permit, outcome)
         return outcome
 
@@ -530,7 +580,16 @@ class AsyncEndpointClient(_Base):
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        session, self._http, self._closed = self._http, None, True
+        if session is not None:
+            await session.close()
+
+    def __del__(self) -> None:
+        # Dropped without aclose() (e.g. its loop ended first): close the pool quietly, as httpx's client did,
+        # instead of aiohttp's "Unclosed client session" / "Unclosed connector" errors at garbage collection.
+        session = getattr(self, "_http", None)
+        if session is not None:
+            _discard(session)
 
     async def __aenter__(self) -> AsyncEndpointClient:
         return self
@@ -539,3 +598,27 @@ class AsyncEndpointClient(_Base):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _discard(session: aiohttp.ClientSession) -> None:
+    """Close ``session`` without awaiting (its loop may be closed or elsewhere): transports closed, no warning."""
+    if session.closed:
+        return
+    connector = session.connector
+    session.detach()  # the session counts as closed from now on
+    if connector is not None:
+        with contextlib.suppress(Exception):  # best effort: a closed loop needs nothing more
+            connector._close()  # the synchronous part of connector.close(): marks it closed, closes transports
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY``)."""
+    import urllib.request  # here: its import (http.client, email) costs more than the rest of this module
+
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(scheme.lower()) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+        return None
+    return proxy

@@ -273,6 +273,16 @@ class PineconeStore(PineconeVectorStore):
         return f"{type(self).__name__}(host={where!r}, namespace={self._namespace!r})"
 
     @property
+    def host(self) -> str:
+        """The index host (resolved through the control plane on first use when built from ``index_name``)."""
+        return self._index_host
+
+    @property
+    def index_dimension(self) -> int | None:
+        """The index's dimension as learned from ``describe_index_stats`` (read once, at the first write)."""
+        return self._index_dimension if self._dimension_known else None
+
+    @property
     def namespace(self) -> str | None:
         """The default namespace of this store (``None``: Pinecone's default namespace)."""
         return self._namespace
@@ -359,13 +369,12 @@ class PineconeStore(PineconeVectorStore):
 
     def _index_dim(self) -> int | None:
         if not self._dimension_known:
-            return self._remember_dimension(self._plane().describe_index_stats())
+            self.describe_index_stats()
         return self._index_dimension
 
     async def _aindex_dim(self) -> int | None:
         if not self._dimension_known:
-            plane = await self._aplane()
-            return self._remember_dimension(await plane.adescribe_index_stats())
+            await self.adescribe_index_stats()
         return self._index_dimension
 
     def index_vector_type(self) -> str:
@@ -919,12 +928,99 @@ class PineconeStore(PineconeVectorStore):
         plane = await self._aplane()
         await plane.adelete(self._ns(namespace), ids=ids, delete_all=bool(delete_all), filter=filter)
 
+    # -- constructors of the base class, without the SDK's control-plane lookup ---
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        batch_size: int = 32,
+        text_key: str = "text",
+        namespace: str | None = None,
+        index_name: str | None = None,
+        upsert_kwargs: dict[str, Any] | None = None,
+        pool_threads: int = 4,
+        embeddings_chunk_size: int = 1000,
+        async_req: bool = True,
+        *,
+        id_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """Build a store on ``index_name`` (resolved at first use) and add ``texts``; upstream's signature.
+
+        ``pool_threads`` is accepted for compatibility (``upsert_concurrency=`` sets the requests in flight).
+        """
+        store = cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+        store.add_texts(
+            texts,
+            metadatas=metadatas,
+            ids=ids,
+            namespace=namespace,
+            batch_size=batch_size,
+            embedding_chunk_size=embeddings_chunk_size,
+            async_req=async_req,
+            id_prefix=id_prefix,
+            **(upsert_kwargs or {}),
+        )
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        batch_size: int = 32,
+        text_key: str = "text",
+        namespace: str | None = None,
+        index_name: str | None = None,
+        upsert_kwargs: dict[str, Any] | None = None,
+        embeddings_chunk_size: int = 1000,
+        *,
+        id_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """Async :meth:`from_texts`."""
+        store = cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+        await store.aadd_texts(
+            texts,
+            metadatas=metadatas,
+            ids=ids,
+            namespace=namespace,
+            batch_size=batch_size,
+            embedding_chunk_size=embeddings_chunk_size,
+            id_prefix=id_prefix,
+            **(upsert_kwargs or {}),
+        )
+        return store
+
+    @classmethod
+    def from_existing_index(
+        cls,
+        index_name: str,
+        embedding: Embeddings,
+        text_key: str = "text",
+        namespace: str | None = None,
+        pool_threads: int = 4,
+        **kwargs: Any,
+    ) -> PineconeStore:
+        """A store on an existing index, looked up at first use (``pool_threads`` accepted for compatibility)."""
+        return cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+
     # -- stats ---
 
     def describe_index_stats(self) -> dict[str, Any]:
         """The index's stats as Pinecone answers them (``dimension``, ``namespaces``, ``totalVectorCount``)."""
-        return self._plane().describe_index_stats()
+        stats = self._plane().describe_index_stats()
+        self._remember_dimension(stats)
+        return stats
 
     async def adescribe_index_stats(self) -> dict[str, Any]:
         """Async :meth:`describe_index_stats`."""
-        return await (await self._aplane()).adescribe_index_stats()
+        stats = await (await self._aplane()).adescribe_index_stats()
+        self._remember_dimension(stats)
+        return stats

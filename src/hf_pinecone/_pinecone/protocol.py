@@ -131,9 +131,10 @@ def _with_namespace(payload: dict[str, Any], namespace: str | None) -> dict[str,
 
 
 def upsert(batch: Sequence[UpsertRecord], namespace: str | None) -> Request:
-    """``POST /vectors/upsert`` of one planned batch."""
-    payload = _with_namespace({"vectors": [record.to_request() for record in batch]}, namespace)
-    return Request("upsert", "POST", "/vectors/upsert", dumps(payload))
+    """``POST /vectors/upsert`` of one planned batch: the records' JSON fragments joined, never re-serialized."""
+    tail = b"]" if namespace is None else b'],"namespace":' + dumps(namespace)
+    body = b'{"vectors":[' + b",".join(record.fragment or dumps(record.to_request()) for record in batch) + tail + b"}"
+    return Request("upsert", "POST", "/vectors/upsert", body)
 
 
 def fetch(ids: Sequence[str], namespace: str | None) -> Request:

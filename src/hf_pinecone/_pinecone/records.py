@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import orjson
 
 from hf_pinecone._pinecone.limits import (
     MAX_FETCH_IDS,
@@ -47,18 +48,17 @@ __all__ = [
 
 logger = logging.getLogger("hf_pinecone.store")
 
-_MAX_FLOAT_JSON_BYTES = 26  # len(repr(-2.2250738585072014e-308)) + len(", ")
 _ENVELOPE_BYTES = 64  # '{"vectors": [], "namespace": ""}' plus slack; the namespace is added separately.
 
 
 def metadata_size(metadata: dict[str, Any]) -> int:
     """Size of ``metadata`` as Pinecone measures it: bytes of its compact UTF-8 JSON.
 
-    The one size rule of the library: the store and ingestion both call it, so a record of exactly
-    :data:`~hf_pinecone._pinecone.limits.MAX_METADATA_BYTES` bytes is accepted by both and one byte more by
-    neither.
+    The one size rule of the library: the store and ingestion both call it (and the local Pinecone server sizes
+    what it receives the same way), so a record of exactly
+    :data:`~hf_pinecone._pinecone.limits.MAX_METADATA_BYTES` bytes is accepted by all and one byte more by none.
     """
-    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return len(_dumps(metadata))
 
 
 def normalize_metadata_value(name: str, value: Any) -> tuple[bool, Any, str | None]:
@@ -257,33 +257,76 @@ def prepare_metadata(
 
 @dataclass(frozen=True)
 class UpsertRecord:
-    """One validated record, ready to send.
+    """One validated record, serialized once, ready to send.
 
     Attributes:
         id: Record id.
-        values: Dense vector as Python floats.
+        values: Dense vector as given (a list of floats or a numpy row).
         metadata: Metadata to store (possibly empty).
-        size: Bytes this record adds to an upsert request body (as the SDK serializes it).
+        size: Bytes this record adds to an upsert request body (exactly ``len(fragment)`` plus the comma).
+        fragment: The record's JSON, as it goes into the upsert body (serialized once, never again).
         sparse_values: Pinecone sparse values ``{"indices", "values"}`` written with the dense ones (a
             sparse-dense record), or alone (``values`` empty: a record of a sparse index).
     """
 
     id: str
-    values: list[float]
+    values: Sequence[float]
     metadata: dict[str, Any]
     size: int
+    fragment: bytes = b""
     sparse_values: SparseVector | None = None
 
     def to_request(self) -> dict[str, Any]:
         """The record as Pinecone's upsert takes it (``sparseValues`` per the 2025-04 API reference)."""
+        values = self.values.tolist() if isinstance(self.values, np.ndarray) else list(self.values)
         body: dict[str, Any] = {"id": self.id}
-        if self.values or self.sparse_values is None:
-            body["values"] = self.values
+        if values or self.sparse_values is None:
+            body["values"] = values
         if self.sparse_values is not None:
             body["sparseValues"] = self.sparse_values
         if self.metadata:
             body["metadata"] = self.metadata
         return body
+
+
+# A serialized values array may hold only these bytes: anything else is a NaN/inf (orjson writes null), a bool,
+# a string or a nested list, all of which Pinecone refuses.
+_NUMBER_BYTES = b"0123456789.,-+eE"
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:  # e.g. an int beyond 64 bits in metadata: let json write it and Pinecone judge it
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _values_json(values: Any) -> bytes | None:
+    """The vector as a JSON array, or ``None`` when it is not a flat array of finite numbers."""
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.dtype.kind not in "fiu":
+            return None
+        if values.dtype.kind == "f" and values.dtype.itemsize not in (4, 8):
+            values = values.astype(np.float64)
+        values = np.ascontiguousarray(values)
+    try:
+        encoded = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:  # numpy scalars or other number types inside a list
+        try:
+            encoded = orjson.dumps(np.asarray(values, dtype=np.float64).tolist())
+        except (TypeError, ValueError):
+            return None
+    if len(encoded) < 3 or encoded[0:1] != b"[" or encoded[-1:] != b"]":
+        return None
+    if encoded[1:-1].translate(None, _NUMBER_BYTES):
+        return None
+    return encoded
+
+
+def _is_zero(values: Any) -> bool:
+    if isinstance(values, np.ndarray):
+        return not bool(values.any())
+    return not any(values)  # stops at the first non-zero value: O(1) for real embeddings
 
 
 def with_sparse(
@@ -311,8 +354,9 @@ def with_sparse(
         if not clean["indices"] and not sparse_index:
             out.append(record)
             continue
-        extra = len(json.dumps({"sparseValues": clean})) + 2
-        out.append(dataclasses.replace(record, sparse_values=clean, size=record.size + extra))
+        # The record's JSON, serialized once, gains the sparse values before its closing brace.
+        fragment = record.fragment[:-1] + b',"sparseValues":' + _dumps(clean) + b"}"
+        out.append(dataclasses.replace(record, sparse_values=clean, fragment=fragment, size=len(fragment) + 1))
     return out
 
 
@@ -324,8 +368,11 @@ def sparse_only_records(
         raise ValueError(f"got {len(ids)} ids, {len(sparse)} sparse vectors and {len(metadatas)} metadata dicts")
     base = []
     for record_id, metadata in zip(ids, metadatas, strict=True):
-        frame = {"id": record_id, "metadata": metadata} if metadata else {"id": record_id}
-        base.append(UpsertRecord(record_id, [], metadata, len(json.dumps(frame)) + 2))
+        parts = [b'{"id":', _dumps(record_id)]
+        if metadata:
+            parts += [b',"metadata":', _dumps(metadata)]
+        fragment = b"".join([*parts, b"}"])
+        base.append(UpsertRecord(record_id, [], metadata, len(fragment) + 1, fragment))
     return with_sparse(base, sparse, sparse_index=True)
 
 
@@ -338,8 +385,9 @@ def prepare_records(
 ) -> list[UpsertRecord]:
     """Validate vectors and build records (metadata must already come from :func:`prepare_metadata`).
 
-    Vectors are converted to Python floats (the SDK rejects numpy scalars) in one numpy pass that also checks
-    that they are finite, not all zero, and of one dimension (``dimension`` when given).
+    Each record is serialized exactly once (orjson, C speed; numpy rows without a Python float list), and that
+    JSON is both what is measured against the request limits and what is sent. Vectors must be finite, not all
+    zero, and of one dimension (``dimension`` when given).
 
     Raises:
         InvalidRecordError: A vector Pinecone would reject.
@@ -350,40 +398,50 @@ def prepare_records(
         raise ValueError(f"got {len(ids)} ids, {len(vectors)} vectors and {len(metadatas)} metadata dicts")
     if not ids:
         return []
-    try:
-        matrix = np.asarray(vectors, dtype=np.float64)
-    except ValueError as exc:  # ragged input
-        lengths = sorted({len(v) for v in vectors})
+    rows: Any = vectors
+    if isinstance(vectors, np.ndarray) and vectors.ndim != 2:
         raise InvalidRecordError(
-            f"vectors have different dimensions {lengths}; one call must use one embedding model",
-            record_id=None,
-            field="values",
-        ) from exc
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        raise InvalidRecordError(
-            f"expected a batch of non-empty vectors, got shape {matrix.shape}", record_id=None, field="values"
+            f"expected a batch of non-empty vectors, got shape {vectors.shape}", record_id=None, field="values"
         )
-    if dimension is not None and matrix.shape[1] != dimension:
-        raise IndexMismatchError(
-            f"the vectors have dimension {matrix.shape[1]} but the index has dimension {dimension}; nothing was written"
-        )
-    finite_rows = np.asarray(np.isfinite(matrix).all(axis=1))
-    nonzero_rows = np.asarray(matrix.any(axis=1))
-    bad = ~(finite_rows & nonzero_rows)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        problem = (
-            "contains NaN or infinity" if not finite_rows[row] else "is all zeros (Pinecone needs a non-zero value)"
-        )
-        raise InvalidRecordError(f"record {ids[row]!r}: vector {problem}", record_id=ids[row], field="values")
-    # Serializing every float just to measure it would double the cost of an upsert, so the values are
-    # counted at the longest a float64 repr can be; the rest is measured exactly as the SDK writes it
-    # (json.dumps defaults, ", " between records).
-    values_bytes = _MAX_FLOAT_JSON_BYTES * matrix.shape[1]
-    records = []
-    for record_id, values, metadata in zip(ids, matrix.tolist(), metadatas, strict=True):
-        frame = {"id": record_id, "values": [], "metadata": metadata} if metadata else {"id": record_id, "values": []}
-        records.append(UpsertRecord(record_id, values, metadata, len(json.dumps(frame)) + values_bytes + 2))
+    expected = dimension
+    first = len(rows[0])
+    records: list[UpsertRecord] = []
+    for record_id, values, metadata in zip(ids, rows, metadatas, strict=True):
+        length = len(values)
+        if length != first:
+            lengths = sorted({len(v) for v in rows})
+            raise InvalidRecordError(
+                f"vectors have different dimensions {lengths}; one call must use one embedding model",
+                record_id=None,
+                field="values",
+            )
+        if length == 0:
+            raise InvalidRecordError(
+                "expected a batch of non-empty vectors, got an empty one", record_id=None, field="values"
+            )
+        if expected is not None and length != expected:
+            raise IndexMismatchError(
+                f"the vectors have dimension {length} but the index has dimension {expected}; nothing was written"
+            )
+        encoded = _values_json(values)
+        if encoded is None:
+            raise InvalidRecordError(
+                f"record {record_id!r}: vector contains NaN or infinity, or a value that is not a number",
+                record_id=record_id,
+                field="values",
+            )
+        if _is_zero(values):
+            raise InvalidRecordError(
+                f"record {record_id!r}: vector is all zeros (Pinecone needs a non-zero value)",
+                record_id=record_id,
+                field="values",
+            )
+        parts = [b'{"id":', _dumps(record_id), b',"values":', encoded]
+        if metadata:
+            parts += [b',"metadata":', _dumps(metadata)]
+        parts.append(b"}")
+        fragment = b"".join(parts)
+        records.append(UpsertRecord(record_id, values, metadata, len(fragment) + 1, fragment))  # +1: the comma
     return records
 
 

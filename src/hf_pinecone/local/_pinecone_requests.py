@@ -15,6 +15,7 @@ import numpy.typing as npt
 import orjson
 from starlette.requests import Request
 
+from hf_pinecone._pinecone import limits
 from hf_pinecone.local._pinecone_filter import FilterError, Node, compile_filter
 from hf_pinecone.local._pinecone_http import (
     RESOURCE_EXHAUSTED,
@@ -25,13 +26,14 @@ from hf_pinecone.local._pinecone_http import (
 )
 from hf_pinecone.local._pinecone_storage import Metadata, Sparse
 
-API_VERSION = "2025-04"
-MAX_UPSERT_RECORDS = 1000
-MAX_UPSERT_BYTES = 2 * 1024 * 1024
-MAX_METADATA_BYTES = 40960
-MAX_ID_LENGTH = 512
-MAX_DIMENSION = 20_000
-MAX_TOP_K = 10_000
+# The limits the client also obeys are defined once, in hf_pinecone._pinecone.limits (Pinecone's "Limits" page).
+API_VERSION = limits.API_VERSION
+MAX_UPSERT_RECORDS = limits.MAX_UPSERT_RECORDS
+MAX_UPSERT_BYTES = 2 * 1024 * 1024  # the service's own cap; the client stays below 2,000,000 bytes
+MAX_METADATA_BYTES = limits.MAX_METADATA_BYTES
+MAX_ID_LENGTH = limits.MAX_ID_LENGTH
+MAX_DIMENSION = limits.MAX_DIMENSION
+MAX_TOP_K = limits.MAX_TOP_K
 MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
 MAX_IDS_PER_REQUEST = 1000
 # Sparse values: indices are uint32, values float32 (docs.pinecone.io/guides/data/upsert-sparse-dense-vectors,
@@ -46,7 +48,7 @@ MAX_SPARSE_TOP_K = 1000
 MAX_LIST_LIMIT = 1000
 # Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
 MAX_BODY_BYTES = 64 * 1024 * 1024
-METRICS = ("cosine", "euclidean", "dotproduct")
+METRICS = limits.METRICS
 DEFAULT_NAMESPACE = "__default__"
 INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 INDEX_NAME_MESSAGE = (
@@ -225,7 +227,10 @@ def metadata(value: Any, rid: str) -> Metadata | None:
                 f"Metadata value for field {key!r} of vector {rid!r} must be a string, number, "
                 f"boolean or list of strings, got {kind}"
             )
-    size = len(orjson.dumps(clean))
+    # Measured on the metadata as sent (compact JSON), the one size rule the client applies too
+    # (hf_pinecone._pinecone.records.metadata_size); converting ints to floats first would count bytes the
+    # client never sent.
+    size = len(orjson.dumps(value))
     if size > MAX_METADATA_BYTES:
         raise invalid(
             f"Metadata size is {size} bytes, which exceeds the limit of {MAX_METADATA_BYTES} bytes per vector"
