@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone,http,cpu] [--out BENCHMARKS.md]
+    python -m benchmarks.run [--quick] [--only ingest,model,query,memory,pinecone,http,cpu,hybrid] [--out BENCHMARKS.md]
 
 ``--quick`` uses small sizes and one repetition (a smoke run, not for publishing). Raw numbers also go to
 ``benchmarks/results.json``.
@@ -71,7 +71,7 @@ QUICK = Scale(
     rerank_calls=5,
     rerank_rows=150,
 )
-SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "http", "cpu", "rerank")
+SCENARIOS = ("ingest", "model", "query", "memory", "pinecone", "http", "cpu", "rerank", "hybrid")
 
 
 def run_pinecone(scale: Scale) -> tuple[str, dict[str, Any]]:
@@ -148,6 +148,11 @@ def run_scenario(name: str, scale: Scale) -> tuple[str, dict[str, Any]]:
         from benchmarks import bench_rerank
 
         return bench_rerank.run(calls=scale.rerank_calls, rows=scale.rerank_rows)
+    if name == "hybrid":
+        from benchmarks import bench_hybrid
+
+        # SPLADE vectors for the corpus come from the CPU model: a fifth of scenario 3's corpus.
+        return bench_hybrid.run(vectors=max(1_000, scale.query_vectors // 5), queries=scale.queries)
     raise ValueError(name)
 
 
@@ -160,6 +165,7 @@ TITLES = {
     "http": "6. HTTP stack: client CPU per request",
     "cpu": "7. Client CPU per record",
     "rerank": "8. Reranking",
+    "hybrid": "9. Hybrid query latency",
 }
 
 

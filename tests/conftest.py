@@ -23,6 +23,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 _SCRUBBED_ENV = (
     "HF_ENDPOINT_URL",
+    "HF_SPARSE_ENDPOINT_URL",
     "HF_TOKEN",
     "HUGGINGFACEHUB_API_TOKEN",
     "PINECONE_API_KEY",

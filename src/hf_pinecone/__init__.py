@@ -25,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "InferenceEndpointCrossEncoder": "hf_pinecone.rerank",
     "RerankResult": "hf_pinecone.rerank",
     "RerankInputError": "hf_pinecone.errors",
+    "InferenceEndpointSparseEmbeddings": "hf_pinecone.sparse_embeddings",
+    "SparseEndpointClient": "hf_pinecone.sparse_embeddings",
+    "AsyncSparseEndpointClient": "hf_pinecone.sparse_embeddings",
     # Pinecone
     "PineconeStore": "hf_pinecone.store",
     "ensure_index": "hf_pinecone.store",
@@ -58,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     # retrieval helpers
     "ScoredRetriever": "hf_pinecone.retrieval",
     "format_docs": "hf_pinecone.retrieval",
+    "HybridRetriever": "hf_pinecone.hybrid",
+    "SparseVector": "hf_pinecone._pinecone.sparse",
     # errors
     "HfPineconeError": "hf_pinecone.errors",
     "ConfigurationError": "hf_pinecone.errors",
@@ -76,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "IndexMismatchError": "hf_pinecone.errors",
     "MetadataTooLargeError": "hf_pinecone.errors",
     "InvalidRecordError": "hf_pinecone.errors",
+    "InvalidSparseVectorError": "hf_pinecone.errors",
+    "EndpointModelError": "hf_pinecone.errors",
     "IngestError": "hf_pinecone.errors",
     "UnsupportedArgumentError": "hf_pinecone.errors",
 }
@@ -97,6 +104,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from hf_pinecone._pinecone.sparse import SparseVector as SparseVector
     from hf_pinecone._retry import RetryPolicy as RetryPolicy
     from hf_pinecone.config import Settings as Settings
     from hf_pinecone.control import IndexDescription as IndexDescription
@@ -110,6 +118,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.errors import ConfigurationError as ConfigurationError
     from hf_pinecone.errors import EndpointAuthError as EndpointAuthError
     from hf_pinecone.errors import EndpointError as EndpointError
+    from hf_pinecone.errors import EndpointModelError as EndpointModelError
     from hf_pinecone.errors import EndpointRequestError as EndpointRequestError
     from hf_pinecone.errors import EndpointResponseError as EndpointResponseError
     from hf_pinecone.errors import EndpointUnavailableError as EndpointUnavailableError
@@ -119,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.errors import IngestError as IngestError
     from hf_pinecone.errors import InsecureTransportError as InsecureTransportError
     from hf_pinecone.errors import InvalidRecordError as InvalidRecordError
+    from hf_pinecone.errors import InvalidSparseVectorError as InvalidSparseVectorError
     from hf_pinecone.errors import MetadataTooLargeError as MetadataTooLargeError
     from hf_pinecone.errors import PineconeAuthError as PineconeAuthError
     from hf_pinecone.errors import PineconeRequestError as PineconeRequestError
@@ -127,6 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.errors import PineconeUnavailableError as PineconeUnavailableError
     from hf_pinecone.errors import RerankInputError as RerankInputError
     from hf_pinecone.errors import UnsupportedArgumentError as UnsupportedArgumentError
+    from hf_pinecone.hybrid import HybridRetriever as HybridRetriever
     from hf_pinecone.ids import content_id as content_id
     from hf_pinecone.ingestion import ChunkResult as ChunkResult
     from hf_pinecone.ingestion import DocumentChunker as DocumentChunker
@@ -149,6 +160,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.rerank import RerankResult as RerankResult
     from hf_pinecone.retrieval import ScoredRetriever as ScoredRetriever
     from hf_pinecone.retrieval import format_docs as format_docs
+    from hf_pinecone.sparse_embeddings import AsyncSparseEndpointClient as AsyncSparseEndpointClient
+    from hf_pinecone.sparse_embeddings import InferenceEndpointSparseEmbeddings as InferenceEndpointSparseEmbeddings
+    from hf_pinecone.sparse_embeddings import SparseEndpointClient as SparseEndpointClient
     from hf_pinecone.stack import Stack as Stack
     from hf_pinecone.stack import from_env as from_env
     from hf_pinecone.stack import open_stack as open_stack

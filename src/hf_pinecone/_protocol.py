@@ -86,7 +86,7 @@ MAX_DISCOVERED_BATCH_SIZE = 512
 # ``/info`` is a best-effort probe; it must not hold up the first embed call for a full request timeout.
 INFO_TIMEOUT = 10.0
 # "/rerank": the reranker (hf_pinecone.rerank) posts there and reads /info from the same base.
-_ROUTE_SUFFIXES = ("/embed", "/predict", "/v1/embeddings", "/invocations", "/rerank")
+_ROUTE_SUFFIXES = ("/embed", "/embed_sparse", "/predict", "/v1/embeddings", "/invocations", "/rerank")
 _MAX_SERVER_MESSAGE = 500
 # Statuses that may be caused by one record of a batch (bad input, too long, tokenizer or backend error):
 # only these are bisected by ``detailed`` flows. 404/405/... mean a wrong URL or route for every record.
@@ -766,7 +766,11 @@ class EndpointProtocol:
             first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
             second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
             return first + second
-        return list(parse_embeddings(data, expected=len(texts), url=self.url))
+        return self.parse(data, len(texts))
+
+    def parse(self, data: Any, expected: int) -> list[Any]:
+        """One result per text from a 2xx answer's decoded JSON (a subclass parses other routes' answers)."""
+        return list(parse_embeddings(data, expected=expected, url=self.url))
 
     def _send_with_retries(self, body: bytes) -> Generator[Action, SendOutcome | None, Any]:
         """Send ``body`` until a 2xx JSON answer arrives; return the decoded JSON."""

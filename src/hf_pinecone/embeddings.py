@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env, secret_from_env
@@ -107,6 +107,10 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     auto_resume: bool = False
     """Resume a paused ``endpoint_name`` at first use."""
 
+    # The clients this object builds (the sparse embeddings' inner model builds /embed_sparse clients).
+    _client_class: ClassVar[type[EndpointClient]] = EndpointClient
+    _async_client_class: ClassVar[type[AsyncEndpointClient]] = AsyncEndpointClient
+
     @model_validator(mode="before")
     @classmethod
     def _drop_in_names(cls, data: Any) -> Any:
@@ -167,7 +171,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
         config = self._endpoint_config()
         with self._lock:
             if self._client is None:
-                self._client = EndpointClient(config)
+                self._client = self._client_class(config)
             return self._client
 
     @property
@@ -192,7 +196,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             entry = self._async_clients.get(key)
             if entry is None or entry[0] is not loop:
                 unbound = self._async_clients.pop(0, None) if loop is not None else None
-                client = unbound[1] if unbound is not None else AsyncEndpointClient(config)
+                client = unbound[1] if unbound is not None else self._async_client_class(config)
                 entry = (loop, client)
                 self._async_clients[key] = entry
             return entry[1]

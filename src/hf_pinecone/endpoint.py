@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import SecretStr
 
@@ -175,6 +175,9 @@ def _config_from(config: EndpointConfig | str | None, kwargs: dict[str, Any]) ->
 class _Base:
     """State shared by the sync and async clients (no I/O)."""
 
+    # The sans-IO protocol this client drives (the sparse client's parses TEI's /embed_sparse answers).
+    _protocol_class: ClassVar[type[EndpointProtocol]] = EndpointProtocol
+
     def __init__(self, config: EndpointConfig | str | None, kwargs: dict[str, Any]) -> None:
         self.config = _config_from(config, kwargs)
         token = resolve_token(self.config.token)
@@ -182,7 +185,7 @@ class _Base:
         self.url = check_url(
             self.config.url, has_token=secret is not None, allow_insecure_http=self.config.allow_insecure_http
         )
-        self._protocol = EndpointProtocol(
+        self._protocol = self._protocol_class(
             url=self.url,
             batch_size=DEFAULT_BATCH_SIZE if self.config.batch_size is None else self.config.batch_size,
             discover_batch_size=self.config.batch_size is None,

@@ -17,6 +17,7 @@ The tree::
     │   ├── EndpointRequestError
     │   ├── EndpointUnavailableError
     │   ├── EndpointResponseError
+    │   ├── EndpointModelError              the model cannot serve the route (no SPLADE for /embed_sparse)
     │   └── EndpointLifecycleError          .name .namespace .state   (management API)
     │       ├── LifecycleAuthError (also EndpointAuthError)
     │       ├── EndpointNotFoundError
@@ -35,6 +36,7 @@ The tree::
     │   ├── IndexMismatchError              dimension / metric / type differs; nothing written
     │   ├── MetadataTooLargeError (also ValueError)   .record_id .size
     │   └── InvalidRecordError (also ValueError)      .record_id .field
+    │       └── InvalidSparseVectorError   lengths differ, negative or repeated indices, > 1,000 values
     └── IngestError                         .report (the partial IngestReport)
         └── ChunkError                      .result (the chunk's partial ChunkResult); __cause__ says why
 
@@ -56,6 +58,7 @@ __all__ = [
     "EndpointError",
     "EndpointFailedError",
     "EndpointLifecycleError",
+    "EndpointModelError",
     "EndpointNotFoundError",
     "EndpointPausedError",
     "EndpointRequestError",
@@ -71,6 +74,7 @@ __all__ = [
     "IngestInterrupted",
     "InsecureTransportError",
     "InvalidRecordError",
+    "InvalidSparseVectorError",
     "LifecycleAuthError",
     "MetadataTooLargeError",
     "PineconeAuthError",
@@ -325,6 +329,22 @@ class InvalidRecordError(PineconeStoreError, ValueError):
         super().__init__(message)
         self.record_id = record_id
         self.field = field
+
+
+class InvalidSparseVectorError(InvalidRecordError):
+    """Sparse values Pinecone cannot store or query; nothing was sent.
+
+    Indices and values of different lengths, a negative, repeated or over-uint32 index, a non-finite value, or
+    more than 1,000 non-zero values. ``field`` is ``"sparse_values"``; ``record_id`` is ``None`` for a query.
+    """
+
+
+class EndpointModelError(EndpointError):
+    """The endpoint's model cannot serve the route asked; never retried or bisected (every text would fail).
+
+    E.g. ``/embed_sparse`` on an endpoint that serves no SPLADE model (TEI answers 424 "Model is not an embedding
+    model with SPLADE pooling"; the inference toolkit 404).
+    """
 
 
 class IngestError(HfPineconeError):

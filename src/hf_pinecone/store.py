@@ -21,9 +21,11 @@ bounded fan-out (:mod:`hf_pinecone._pinecone.data_plane`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -57,10 +59,13 @@ from hf_pinecone._pinecone.records import (
     plan_upsert_batches,
     prepare_metadata,
     prepare_records,
+    sparse_only_records,
+    with_sparse,
 )
+from hf_pinecone._pinecone.sparse import SparseVector, check_alpha, check_sparse, hybrid_scale
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
-from hf_pinecone.errors import ConfigurationError, InvalidRecordError
+from hf_pinecone.errors import ConfigurationError, IndexMismatchError, InvalidRecordError
 from hf_pinecone.ids import content_id
 
 __all__ = [
@@ -86,7 +91,7 @@ _DEFAULT_CONCURRENCY = 4
 _UNRESOLVED = "hf-pinecone://unresolved"  # handed to the base class so that it does not look the host up
 # Options of the SDK's Index.upsert that mean nothing here: requests are always sent concurrently and bounded.
 _IGNORED_UPSERT_OPTIONS = frozenset({"async_req", "pool_threads", "show_progress"})
-VectorRecord = tuple[str, Sequence[float], "dict[str, Any] | None"]
+VectorRecord = tuple[str, "Sequence[float] | None", "dict[str, Any] | None"]
 
 
 def _to_document(record_id: str | None, metadata: dict[str, Any] | None, text_key: str) -> Document:
@@ -112,6 +117,22 @@ def _check_upsert_options(options: dict[str, Any]) -> None:
             f"unsupported upsert option(s) {', '.join(unknown)}: PineconeStore sends its own upsert requests "
             "(batch_size= and upsert_concurrency= control them)"
         )
+
+
+class _NoDenseEmbeddings(Embeddings):
+    """Stands in for the dense embeddings of a store over a sparse index (langchain-pinecone requires one)."""
+
+    def _refuse(self) -> Any:
+        raise ConfigurationError(
+            "this store has sparse embeddings only (a sparse index): use sparse_search_with_score or a "
+            "HybridRetriever, or give it embedding= for dense search"
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._refuse()  # type: ignore[no-any-return]
 
 
 class PineconeStore(PineconeVectorStore):
@@ -144,6 +165,10 @@ class PineconeStore(PineconeVectorStore):
             instead of raising :class:`~hf_pinecone.errors.MetadataTooLargeError`.
         retry: Retry policy for 429/5xx and connection failures (default: ``RetryPolicy()``).
         upsert_concurrency: Requests in flight at once within one call (upsert batches, fetch and delete chunks).
+        sparse_embedding: Sparse embeddings (e.g. :class:`~hf_pinecone.InferenceEndpointSparseEmbeddings`:
+            ``embed_documents`` / ``embed_query`` returning ``{"indices", "values"}``). With it, ``add_texts``
+            writes sparse values with the dense ones under the same ids, and :meth:`hybrid_search_with_score`
+            and :meth:`sparse_search_with_score` embed the query with it.
     """
 
     def __init__(
@@ -161,6 +186,7 @@ class PineconeStore(PineconeVectorStore):
         truncate_text: bool = False,
         retry: RetryPolicy | None = None,
         upsert_concurrency: int = _DEFAULT_CONCURRENCY,
+        sparse_embedding: Any | None = None,
     ) -> None:
         if upsert_concurrency < 1:
             raise ConfigurationError(f"upsert_concurrency must be >= 1, got {upsert_concurrency}")
@@ -170,6 +196,8 @@ class PineconeStore(PineconeVectorStore):
         self._controller_host = controller_host
         explicit_host = host or os.environ.get("PINECONE_HOST")
         lazy = index is None and not explicit_host and self._index_name is not None
+        if embedding is None and sparse_embedding is not None:
+            embedding = _NoDenseEmbeddings()
         super().__init__(
             index,
             embedding,
@@ -186,7 +214,11 @@ class PineconeStore(PineconeVectorStore):
         """Retry policy for 429/5xx and connection failures on every request."""
         self.upsert_concurrency = upsert_concurrency
         """Requests in flight at once within one call."""
+        self.sparse_embedding = sparse_embedding
+        """Sparse embeddings for hybrid writes and queries (``None``: dense only)."""
         self._index_dimension: int | None = None
+        self._index_metric: str | None = None
+        self._vector_type = "dense"
         self._dimension_known = False
         self._dimension_lock = threading.Lock()
         self._data_plane: DataPlane | None = None
@@ -316,7 +348,7 @@ class PineconeStore(PineconeVectorStore):
 
     def _prepare_vectors(
         self, records: Sequence[VectorRecord]
-    ) -> tuple[list[str], list[Sequence[float]], list[dict[str, Any]]]:
+    ) -> tuple[list[str], list[Sequence[float] | None], list[dict[str, Any]]]:
         ids = [check_id(record[0]) for record in records]
         metadatas = [
             prepare_metadata(rid, record[2], text_key=self._text_key, truncate_text=self.truncate_text)
@@ -328,6 +360,10 @@ class PineconeStore(PineconeVectorStore):
         dimension = stats.get("dimension")
         with self._dimension_lock:
             self._index_dimension = int(dimension) if dimension else None
+            # describe_index_stats answers carry "metric" and "vectorType" (API 2025-04).
+            metric, vector_type = stats.get("metric"), stats.get("vectorType")
+            self._index_metric = str(metric) if metric else None
+            self._vector_type = str(vector_type) if vector_type else "dense"
             self._dimension_known = True
             return self._index_dimension
 
@@ -341,33 +377,75 @@ class PineconeStore(PineconeVectorStore):
             await self.adescribe_index_stats()
         return self._index_dimension
 
+    def index_vector_type(self) -> str:
+        """``"dense"`` or ``"sparse"``: the index's vector type (from its stats, read once)."""
+        self._index_dim()
+        return self._vector_type
+
+    async def aindex_vector_type(self) -> str:
+        """Async :meth:`index_vector_type`."""
+        await self._aindex_dim()
+        return self._vector_type
+
     def _build_batches(
         self,
         ids: Sequence[str],
-        vectors: Sequence[Sequence[float]] | np.ndarray,
+        vectors: Sequence[Sequence[float] | None] | np.ndarray,
         metadatas: Sequence[dict[str, Any]],
         namespace: str | None,
         index_dimension: int | None,
         batch_size: int | None,
+        sparse: Sequence[SparseVector | None] | None = None,
     ) -> list[list[UpsertRecord]]:
-        if len(vectors):
-            check_dimension(index_dimension, len(vectors[0]), repr(self._resolved_host or self._index_name))
-        records = dedupe_last_wins(prepare_records(ids, vectors, metadatas))
+        where = repr(self._resolved_host or self._index_name)
+        if self._vector_type == "sparse":
+            if any(v is not None and len(v) for v in vectors):
+                raise InvalidRecordError(
+                    f"index {where} is a sparse index: it stores no dense values (pass None as the vector)",
+                    record_id=None,
+                    field="values",
+                )
+            if sparse is None:
+                raise ConfigurationError(f"index {where} is a sparse index: pass sparse_values= (or sparse_embedding=)")
+            records = sparse_only_records(ids, sparse, metadatas)
+        else:
+            if any(v is None for v in vectors):
+                raise InvalidRecordError(
+                    f"index {where} is a dense index: every record needs a dense vector", record_id=None, field="values"
+                )
+            if len(vectors):
+                check_dimension(index_dimension, len(vectors[0]), where)  # type: ignore[arg-type]
+            records = prepare_records(ids, vectors, metadatas)  # type: ignore[arg-type]
+            if sparse is not None:
+                records = with_sparse(records, sparse)
+        records = dedupe_last_wins(records)
         max_records = MAX_UPSERT_RECORDS if batch_size is None else max(1, min(batch_size, MAX_UPSERT_RECORDS))
         return plan_upsert_batches(records, namespace=namespace, max_records=max_records)
 
     # -- vectors in, ids out ---
 
-    def upsert_vectors(self, records: Sequence[VectorRecord], *, namespace: str | None = None) -> int:
+    def upsert_vectors(
+        self,
+        records: Sequence[VectorRecord],
+        *,
+        namespace: str | None = None,
+        sparse_values: Sequence[SparseVector | None] | None = None,
+    ) -> int:
         """Upsert already-embedded records ``(id, vector, metadata)``; returns the number Pinecone acknowledged.
+
+        With ``sparse_values`` (one ``{"indices", "values"}`` or ``None`` per record) the sparse values are
+        written with the dense ones under the same id (sparse-dense records; an empty one is left out). On a
+        sparse index the vectors are ``None`` and ``sparse_values`` is required.
 
         Everything is validated before the first request; records go out in requests of <= 1,000 records and
         < 2 MB, ``upsert_concurrency`` at a time, each retried on 429/5xx. Metadata is sent as given: put the
         text under ``text_key`` yourself.
 
         Args:
-            records: ``(id, vector, metadata)`` tuples; metadata may be ``None``.
+            records: ``(id, vector, metadata)`` tuples; metadata may be ``None`` (the vector too, on a sparse
+                index).
             namespace: Target namespace (default: the store's).
+            sparse_values: One sparse vector (or ``None``) per record, written under the record's id.
 
         Returns:
             The number of records Pinecone acknowledged (a repeated id counts once).
@@ -376,22 +454,32 @@ class PineconeStore(PineconeVectorStore):
             InvalidRecordError: A record Pinecone would reject; nothing was written.
             MetadataTooLargeError: Metadata over 40 KB (without ``truncate_text``); nothing was written.
             IndexMismatchError: The vectors' dimension differs from the index's; nothing was written.
+            InvalidSparseVectorError: Sparse values Pinecone would refuse (lengths differ, negative or repeated
+                indices, ...); nothing was written.
             PineconeRequestError: Pinecone refused a request or stayed unavailable (a subclass says which).
         """
         if not records:
             return 0
         namespace = self._ns(namespace)
         ids, vectors, metadatas = self._prepare_vectors(records)
-        batches = self._build_batches(ids, vectors, metadatas, namespace, self._index_dim(), None)
+        dimension = self._index_dim()
+        batches = self._build_batches(ids, vectors, metadatas, namespace, dimension, None, sparse_values)
         return self._plane().upsert(batches, namespace)
 
-    async def aupsert_vectors(self, records: Sequence[VectorRecord], *, namespace: str | None = None) -> int:
+    async def aupsert_vectors(
+        self,
+        records: Sequence[VectorRecord],
+        *,
+        namespace: str | None = None,
+        sparse_values: Sequence[SparseVector | None] | None = None,
+    ) -> int:
         """Async :meth:`upsert_vectors`."""
         if not records:
             return 0
         namespace = self._ns(namespace)
         ids, vectors, metadatas = self._prepare_vectors(records)
-        batches = self._build_batches(ids, vectors, metadatas, namespace, await self._aindex_dim(), None)
+        dimension = await self._aindex_dim()
+        batches = self._build_batches(ids, vectors, metadatas, namespace, dimension, None, sparse_values)
         return await (await self._aplane()).aupsert(batches, namespace)
 
     def add_texts(
@@ -441,8 +529,14 @@ class PineconeStore(PineconeVectorStore):
         plane = self._plane() if texts else None
         for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
             assert plane is not None
-            vectors = self._embedding.embed_documents(round_texts)
-            batches = self._build_batches(round_ids, vectors, round_stored, namespace, self._index_dim(), batch_size)
+            dimension = self._index_dim()
+            sparse = self.sparse_embedding.embed_documents(round_texts) if self.sparse_embedding is not None else None
+            vectors: Any = (
+                [None] * len(round_texts)
+                if self._vector_type == "sparse"
+                else self._embedding.embed_documents(round_texts)
+            )
+            batches = self._build_batches(round_ids, vectors, round_stored, namespace, dimension, batch_size, sparse)
             plane.upsert(batches, namespace, concurrent=async_req)
         return record_ids
 
@@ -468,8 +562,17 @@ class PineconeStore(PineconeVectorStore):
         index_dimension = await self._aindex_dim()
         plane = await self._aplane()
         for round_texts, round_ids, round_stored in _rounds(texts, record_ids, stored, embedding_chunk_size):
-            vectors = await self._embedding.aembed_documents(round_texts)
-            batches = self._build_batches(round_ids, vectors, round_stored, namespace, index_dimension, batch_size)
+            sparse = (
+                await self.sparse_embedding.aembed_documents(round_texts) if self.sparse_embedding is not None else None
+            )
+            vectors: Any = (
+                [None] * len(round_texts)
+                if self._vector_type == "sparse"
+                else await self._embedding.aembed_documents(round_texts)
+            )
+            batches = self._build_batches(
+                round_ids, vectors, round_stored, namespace, index_dimension, batch_size, sparse
+            )
             await plane.aupsert(batches, namespace)
         return record_ids
 
@@ -552,6 +655,185 @@ class PineconeStore(PineconeVectorStore):
         plane = await self._aplane()
         matches = await plane.aquery(embedding, top_k=k, namespace=namespace, filter=kwargs.get("filter"))
         return self._matches_to_docs(matches)
+
+    # -- sparse and hybrid search ---
+
+    def _sparse_embedding(self) -> Any:
+        if self.sparse_embedding is None:
+            raise ConfigurationError(
+                "this store has no sparse embeddings: PineconeStore(..., sparse_embedding="
+                "InferenceEndpointSparseEmbeddings(endpoint_url=...))"
+            )
+        return self.sparse_embedding
+
+    def _hybrid_request(
+        self, dense: Sequence[float] | None, sparse: Any, alpha: float
+    ) -> tuple[list[float] | None, SparseVector | None]:
+        """The query's (dense, sparse) vectors for this index, checked before anything is sent.
+
+        ``dense`` ``None`` asks for a sparse-only search. Pinecone answers sparse-dense queries only on dotproduct
+        indexes ("querying will return an error" otherwise: docs.pinecone.io/reference/known-limitations); a
+        dense index needs a dense vector, so a sparse-only search there sends a zero one.
+        """
+        alpha = check_alpha(alpha)
+        clean = check_sparse(sparse)
+        where = repr(self._resolved_host or self._index_name)
+        if self._vector_type == "sparse":
+            if dense is not None and alpha > 0:
+                raise IndexMismatchError(
+                    f"index {where} is a sparse index: it has no dense values to weight by alpha={alpha:g}; search it "
+                    "with sparse_search_with_score, or fuse it with a dense index (HybridRetriever(sparse_store=...))"
+                )
+            return None, clean
+        if self._index_metric not in (None, "dotproduct"):
+            raise IndexMismatchError(
+                f"index {where} uses the {self._index_metric} metric: Pinecone answers sparse (and sparse-dense) "
+                "queries only on dotproduct indexes; create one with ensure_index(..., metric='dotproduct'), or "
+                "keep the sparse vectors in a sparse index and fuse (HybridRetriever(sparse_store=...))"
+            )
+        if dense is None:
+            dimension = self._index_dimension
+            if dimension is None:
+                raise IndexMismatchError(f"index {where} reports no dimension; cannot send a sparse-only query")
+            return [0.0] * dimension, clean
+        if alpha >= 1.0:
+            return [float(v) for v in dense], None
+        scaled_dense, scaled_sparse = hybrid_scale(dense, clean, alpha)
+        return scaled_dense, scaled_sparse if scaled_sparse["indices"] else None
+
+    def hybrid_search_by_vectors_with_score(
+        self,
+        dense: Sequence[float] | None,
+        sparse: Any,
+        *,
+        k: int = 4,
+        alpha: float = 0.5,
+        filter: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[tuple[Document, float]]:
+        """One query with a dense and a sparse vector, weighted as Pinecone documents (``hybrid_score_norm``).
+
+        The dense vector is multiplied by ``alpha`` and the sparse one by ``1 - alpha``; the score is their
+        dot products' sum (dotproduct indexes only). ``dense`` ``None`` searches with the sparse vector only.
+
+        Args:
+            dense: Dense query vector (``None``: sparse only).
+            sparse: Sparse query vector ``{"indices", "values"}``.
+            k: Number of results.
+            alpha: Weight of the dense part, from 0 (sparse only) to 1 (dense only).
+            filter: Pinecone metadata filter.
+            namespace: Namespace (default: the store's).
+
+        Raises:
+            ConfigurationError: ``alpha`` outside [0, 1].
+            InvalidSparseVectorError: The sparse vector is invalid (lengths differ, negative or repeated indices).
+            IndexMismatchError: The index cannot answer the query (a cosine or euclidean dense index; a dense
+                part on a sparse index).
+        """
+        self._index_dim()
+        vector, sparse_vector = self._hybrid_request(dense, sparse, alpha)
+        matches = self._plane().query(
+            vector, top_k=k, namespace=self._ns(namespace), filter=filter, sparse_vector=sparse_vector
+        )
+        return self._matches_to_docs(matches)
+
+    async def ahybrid_search_by_vectors_with_score(
+        self,
+        dense: Sequence[float] | None,
+        sparse: Any,
+        *,
+        k: int = 4,
+        alpha: float = 0.5,
+        filter: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`hybrid_search_by_vectors_with_score`."""
+        await self._aindex_dim()
+        vector, sparse_vector = self._hybrid_request(dense, sparse, alpha)
+        plane = await self._aplane()
+        matches = await plane.aquery(
+            vector, top_k=k, namespace=self._ns(namespace), filter=filter, sparse_vector=sparse_vector
+        )
+        return self._matches_to_docs(matches)
+
+    def hybrid_search_with_score(
+        self,
+        query: str,
+        *,
+        k: int = 4,
+        alpha: float = 0.5,
+        filter: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[tuple[Document, float]]:
+        """Embed ``query`` densely and sparsely and run one alpha-weighted hybrid query.
+
+        See :meth:`hybrid_search_by_vectors_with_score`; on a sparse index this is a sparse search.
+        """
+        check_alpha(alpha)
+        sparse_embedding = self._sparse_embedding()
+        self._index_dim()
+        if self._vector_type == "sparse" or alpha == 0:
+            sparse, dense = sparse_embedding.embed_query(query), None
+        else:  # the two embedding requests go out at once: a hybrid query costs one round trip, not two
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-sparse") as pool:
+                pending = pool.submit(sparse_embedding.embed_query, query)
+                dense = self._embedding.embed_query(query)
+                sparse = pending.result()
+        return self.hybrid_search_by_vectors_with_score(
+            dense, sparse, k=k, alpha=alpha, filter=filter, namespace=namespace
+        )
+
+    async def ahybrid_search_with_score(
+        self,
+        query: str,
+        *,
+        k: int = 4,
+        alpha: float = 0.5,
+        filter: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`hybrid_search_with_score` (the two embeddings are computed concurrently)."""
+        check_alpha(alpha)
+        await self._aindex_dim()
+        sparse_task = self._sparse_embedding().aembed_query(query)
+        if self._vector_type == "sparse" or alpha == 0:
+            sparse, dense = await sparse_task, None
+        else:
+            sparse, dense = await asyncio.gather(sparse_task, self._embedding.aembed_query(query))
+        return await self.ahybrid_search_by_vectors_with_score(
+            dense, sparse, k=k, alpha=alpha, filter=filter, namespace=namespace
+        )
+
+    def sparse_search_with_score(
+        self, query: str, *, k: int = 4, filter: dict[str, Any] | None = None, namespace: str | None = None
+    ) -> list[tuple[Document, float]]:
+        """Search with the query's sparse vector only (a sparse index, or a dotproduct index's sparse values)."""
+        sparse = self._sparse_embedding().embed_query(query)
+        return self.hybrid_search_by_vectors_with_score(
+            None, sparse, k=k, alpha=0.0, filter=filter, namespace=namespace
+        )
+
+    async def asparse_search_with_score(
+        self, query: str, *, k: int = 4, filter: dict[str, Any] | None = None, namespace: str | None = None
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`sparse_search_with_score`."""
+        sparse = await self._sparse_embedding().aembed_query(query)
+        return await self.ahybrid_search_by_vectors_with_score(
+            None, sparse, k=k, alpha=0.0, filter=filter, namespace=namespace
+        )
+
+    def as_retriever(self, **kwargs: Any) -> Any:
+        """A retriever; ``search_type="hybrid"`` or ``"sparse"`` gives a :class:`~hf_pinecone.hybrid.HybridRetriever`.
+
+        ``search_kwargs`` of a hybrid retriever: ``k``, ``alpha``, ``filter``, ``namespace``, and ``sparse_store``
+        (a second store, a sparse index, fused with this one by reciprocal rank fusion instead of alpha
+        weighting). Any other ``search_type`` is langchain's ``VectorStoreRetriever``.
+        """
+        if kwargs.get("search_type") in ("hybrid", "sparse"):
+            from hf_pinecone.hybrid import HybridRetriever
+
+            return HybridRetriever.from_store(self, **kwargs)
+        return super().as_retriever(**kwargs)
 
     def _mmr_select(
         self, embedding: list[float], matches: list[dict[str, Any]], k: int, lambda_mult: float

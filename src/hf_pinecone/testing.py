@@ -52,6 +52,7 @@ __all__ = [
 
 CREDENTIAL_ENV_VARS: tuple[str, ...] = (
     "HF_ENDPOINT_URL",
+    "HF_SPARSE_ENDPOINT_URL",
     "HF_TOKEN",
     "HUGGINGFACEHUB_API_TOKEN",
     "PINECONE_API_KEY",

@@ -237,9 +237,11 @@ def embedding_dimension(embeddings: Embeddings) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- ensure
-def _check_existing(index: IndexDescription, dimension: int | None, metric: str) -> None:
-    if index.vector_type != "dense":
-        raise IndexMismatchError(f"index {index.name!r} is a {index.vector_type} index; a dense index is required")
+def _check_existing(index: IndexDescription, dimension: int | None, metric: str, vector_type: str = "dense") -> None:
+    if index.vector_type != vector_type:
+        raise IndexMismatchError(
+            f"index {index.name!r} is a {index.vector_type} index; a {vector_type} index is required"
+        )
     if dimension is not None and index.dimension is not None and index.dimension != dimension:
         raise IndexMismatchError(
             f"index {index.name!r} exists with dimension {index.dimension}, but dimension {dimension} was "
@@ -265,6 +267,7 @@ def ensure_index(
     deletion_protection: str = "disabled",
     tags: dict[str, str] | None = None,
     retry: RetryPolicy | None = None,
+    vector_type: str = "dense",
 ) -> str:
     """Create a serverless Pinecone index if it is missing, wait until it is ready, and return its host.
 
@@ -285,6 +288,9 @@ def ensure_index(
         deletion_protection: ``enabled`` or ``disabled`` (new indexes only).
         tags: Tags for a new index.
         retry: Retry policy for 429/5xx and connection failures on control-plane calls.
+        vector_type: ``"dense"`` (default), or ``"sparse"`` for a sparse index (no dimension; metric
+            ``dotproduct``, the only one Pinecone allows for sparse indexes). For hybrid search in one index,
+            create a dense index with ``metric="dotproduct"``: only those take sparse-dense queries.
 
     Returns:
         The index host, ready to pass to ``PineconeStore(host=...)``.
@@ -298,10 +304,33 @@ def ensure_index(
             or the index was not ready within ``timeout``.
     """
     check_index_args(name, dimension, metric)
+    if vector_type not in ("dense", "sparse"):
+        raise ConfigurationError(f"invalid vector_type {vector_type!r}: use 'dense' or 'sparse'")
+    if vector_type == "sparse":
+        if metric != "dotproduct":
+            # Pinecone: "Sparse vector indexes must use the metric dotproduct" (docs.pinecone.io/guides/index-data/
+            # create-an-index, "Create a sparse index").
+            raise ConfigurationError(
+                f"a sparse index must use metric='dotproduct' (Pinecone's only metric for sparse indexes), "
+                f"got {metric!r}"
+            )
+        if dimension is not None:
+            raise ConfigurationError("a sparse index has no dimension: drop dimension=")
+        embeddings = None
     transport = _transport(api_key, host, retry)
     try:
         return _ensure(
-            transport, name, dimension, embeddings, metric, cloud, region, timeout, deletion_protection, tags
+            transport,
+            name,
+            dimension,
+            embeddings,
+            metric,
+            cloud,
+            region,
+            timeout,
+            deletion_protection,
+            tags,
+            vector_type,
         )
     finally:
         transport.close()
@@ -318,6 +347,7 @@ def _ensure(
     timeout: float,
     deletion_protection: str,
     tags: dict[str, str] | None,
+    vector_type: str = "dense",
 ) -> str:
     def describe() -> IndexDescription | None:
         try:
@@ -332,8 +362,8 @@ def _ensure(
 
     index = describe()
     if index is None:
-        dim = wanted_dimension()
-        if dim is None:
+        dim = wanted_dimension() if vector_type == "dense" else None
+        if dim is None and vector_type == "dense":
             raise ConfigurationError(f"index {name!r} does not exist; pass dimension= or embeddings= to create it")
         check_index_args(name, dim, metric)
         request = protocol.create_index(
@@ -344,17 +374,18 @@ def _ensure(
             region=region,
             deletion_protection=deletion_protection,
             tags=tags,
+            vector_type=vector_type,
         )
         try:
             transport.send(request)
-            logger.info("created Pinecone index %r (dimension %d, metric %s)", name, dim, metric)
+            logger.info("created Pinecone %s index %r (dimension %s, metric %s)", vector_type, name, dim, metric)
         except PineconeRequestError as exc:
             if exc.status_code != 409:  # 409: created concurrently by someone else; checked below
                 raise
         index = describe()
         if index is None:
             raise PineconeStoreError(f"index {name!r} disappeared right after it was created")
-    _check_existing(index, wanted_dimension(), metric)
+    _check_existing(index, wanted_dimension() if vector_type == "dense" else None, metric, vector_type)
 
     deadline = time.monotonic() + timeout
     pause = 0.05

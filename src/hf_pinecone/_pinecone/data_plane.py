@@ -176,7 +176,7 @@ class DataPlane:
         )
 
     def query(
-        self, vector: Sequence[float], *, top_k: int, namespace: str | None, **options: Any
+        self, vector: Sequence[float] | None, *, top_k: int, namespace: str | None, **options: Any
     ) -> list[dict[str, Any]]:
         """Matches (dicts with ``id``, ``score``, ``metadata``, ``values``) best first."""
         return _matches(self.sync.send(protocol.query(vector, top_k=top_k, namespace=namespace, **options)))
@@ -228,7 +228,7 @@ class DataPlane:
         return _merge_found(await arun_bounded(send, chunks, self.concurrency))
 
     async def aquery(
-        self, vector: Sequence[float], *, top_k: int, namespace: str | None, **options: Any
+        self, vector: Sequence[float] | None, *, top_k: int, namespace: str | None, **options: Any
     ) -> list[dict[str, Any]]:
         """Async :meth:`query`."""
         return _matches(await self.async_.send(protocol.query(vector, top_k=top_k, namespace=namespace, **options)))

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from hf_pinecone._pinecone.limits import API_VERSION
 from hf_pinecone._pinecone.records import UpsertRecord
+from hf_pinecone._pinecone.sparse import SparseVector
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
 from hf_pinecone.errors import (
     IndexNotFoundError,
@@ -145,21 +146,24 @@ def fetch(ids: Sequence[str], namespace: str | None) -> Request:
 
 
 def query(
-    vector: Sequence[float],
+    vector: Sequence[float] | None,
     *,
     top_k: int,
     namespace: str | None,
     filter: Mapping[str, Any] | None = None,
     include_values: bool = False,
     include_metadata: bool = True,
+    sparse_vector: SparseVector | None = None,
 ) -> Request:
-    """``POST /query`` by vector."""
-    payload: dict[str, Any] = {
-        "vector": [float(x) for x in vector],
-        "topK": top_k,
-        "includeMetadata": include_metadata,
-        "includeValues": include_values,
-    }
+    """``POST /query`` by dense vector, sparse vector (``sparseVector``, 2025-04 API reference), or both.
+
+    No dense vector is sent for a query of a sparse index (``vector`` ``None``).
+    """
+    payload: dict[str, Any] = {"topK": top_k, "includeMetadata": include_metadata, "includeValues": include_values}
+    if vector is not None:
+        payload["vector"] = [float(x) for x in vector]
+    if sparse_vector is not None:
+        payload["sparseVector"] = {"indices": list(sparse_vector["indices"]), "values": list(sparse_vector["values"])}
     if filter is not None:
         payload["filter"] = dict(filter)
     return Request("query", "POST", "/query", dumps(_with_namespace(payload, namespace)))
@@ -218,22 +222,24 @@ def list_indexes() -> Request:
 def create_index(
     name: str,
     *,
-    dimension: int,
+    dimension: int | None,
     metric: str,
     cloud: str,
     region: str,
     deletion_protection: str = "disabled",
     tags: Mapping[str, str] | None = None,
+    vector_type: str = "dense",
 ) -> Request:
-    """Control plane ``POST /indexes`` of a dense serverless index."""
+    """Control plane ``POST /indexes`` of a serverless index: dense (with a dimension) or sparse (without)."""
     payload: dict[str, Any] = {
         "name": name,
-        "dimension": dimension,
         "metric": metric,
         "spec": {"serverless": {"cloud": cloud, "region": region}},
         "deletion_protection": deletion_protection,
-        "vector_type": "dense",
+        "vector_type": vector_type,
     }
+    if dimension is not None:
+        payload["dimension"] = dimension
     if tags:
         payload["tags"] = dict(tags)
     return Request("create_index", "POST", "/indexes", dumps(payload), subject=f"index {name!r}")

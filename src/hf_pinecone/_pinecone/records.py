@@ -6,6 +6,7 @@ way whichever path it takes. No I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ from hf_pinecone._pinecone.limits import (
     MAX_REQUEST_BYTES,
     MAX_UPSERT_RECORDS,
 )
+from hf_pinecone._pinecone.sparse import SparseVector, check_sparse
 from hf_pinecone.errors import IndexMismatchError, InvalidRecordError, MetadataTooLargeError
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "plan_upsert_batches",
     "prepare_metadata",
     "prepare_records",
+    "sparse_only_records",
+    "with_sparse",
 ]
 
 logger = logging.getLogger("hf_pinecone.store")
@@ -259,8 +263,10 @@ class UpsertRecord:
         id: Record id.
         values: Dense vector as given (a list of floats or a numpy row).
         metadata: Metadata to store (possibly empty).
-        size: Bytes this record adds to an upsert request body (exactly ``len(fragment)``).
+        size: Bytes this record adds to an upsert request body (exactly ``len(fragment)`` plus the comma).
         fragment: The record's JSON, as it goes into the upsert body (serialized once, never again).
+        sparse_values: Pinecone sparse values ``{"indices", "values"}`` written with the dense ones (a
+            sparse-dense record), or alone (``values`` empty: a record of a sparse index).
     """
 
     id: str
@@ -268,11 +274,16 @@ class UpsertRecord:
     metadata: dict[str, Any]
     size: int
     fragment: bytes = b""
+    sparse_values: SparseVector | None = None
 
     def to_request(self) -> dict[str, Any]:
-        """The record as the SDK's ``upsert`` accepts it (values as Python floats)."""
+        """The record as Pinecone's upsert takes it (``sparseValues`` per the 2025-04 API reference)."""
         values = self.values.tolist() if isinstance(self.values, np.ndarray) else list(self.values)
-        body: dict[str, Any] = {"id": self.id, "values": values}
+        body: dict[str, Any] = {"id": self.id}
+        if values or self.sparse_values is None:
+            body["values"] = values
+        if self.sparse_values is not None:
+            body["sparseValues"] = self.sparse_values
         if self.metadata:
             body["metadata"] = self.metadata
         return body
@@ -316,6 +327,53 @@ def _is_zero(values: Any) -> bool:
     if isinstance(values, np.ndarray):
         return not bool(values.any())
     return not any(values)  # stops at the first non-zero value: O(1) for real embeddings
+
+
+def with_sparse(
+    records: Sequence[UpsertRecord], sparse: Sequence[SparseVector | None], *, sparse_index: bool = False
+) -> list[UpsertRecord]:
+    """``records`` with their (validated) sparse values, sized for upsert planning.
+
+    An empty sparse vector is left out of a sparse-dense record (the record stays dense-only); a record of a
+    sparse index needs one.
+
+    Raises:
+        InvalidSparseVectorError: Sparse values Pinecone would refuse (see :func:`check_sparse`).
+        ValueError: ``records`` and ``sparse`` have different lengths.
+    """
+    if len(records) != len(sparse):
+        raise ValueError(f"got {len(records)} records and {len(sparse)} sparse vectors")
+    out: list[UpsertRecord] = []
+    for record, vector in zip(records, sparse, strict=True):
+        if vector is None:
+            if sparse_index:
+                check_sparse({"indices": [], "values": []}, record_id=record.id, allow_empty=False)
+            out.append(record)
+            continue
+        clean = check_sparse(vector, record_id=record.id, allow_empty=not sparse_index)
+        if not clean["indices"] and not sparse_index:
+            out.append(record)
+            continue
+        # The record's JSON, serialized once, gains the sparse values before its closing brace.
+        fragment = record.fragment[:-1] + b',"sparseValues":' + _dumps(clean) + b"}"
+        out.append(dataclasses.replace(record, sparse_values=clean, fragment=fragment, size=len(fragment) + 1))
+    return out
+
+
+def sparse_only_records(
+    ids: Sequence[str], sparse: Sequence[SparseVector | None], metadatas: Sequence[dict[str, Any]]
+) -> list[UpsertRecord]:
+    """Records of a sparse index: sparse values and metadata, no dense values."""
+    if not (len(ids) == len(sparse) == len(metadatas)):
+        raise ValueError(f"got {len(ids)} ids, {len(sparse)} sparse vectors and {len(metadatas)} metadata dicts")
+    base = []
+    for record_id, metadata in zip(ids, metadatas, strict=True):
+        parts = [b'{"id":', _dumps(record_id)]
+        if metadata:
+            parts += [b',"metadata":', _dumps(metadata)]
+        fragment = b"".join([*parts, b"}"])
+        base.append(UpsertRecord(record_id, [], metadata, len(fragment) + 1, fragment))
+    return with_sparse(base, sparse, sparse_index=True)
 
 
 def prepare_records(

@@ -14,6 +14,7 @@ implements it; any other LangChain ``Embeddings`` is adapted by bisecting reject
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -136,6 +137,50 @@ def _split(
     return ok, vectors, rejected
 
 
+def _split_both(
+    records: Sequence[Record], dense: Sequence[Any], sparse: Sequence[Any] | None
+) -> tuple[list[Record], list[Any], list[Any] | None, list[RejectedRecord]]:
+    """Records both embeddings accepted (with their vectors); the others rejected with the first error."""
+    if sparse is None:
+        ok, dense_ok, refused = _split(records, dense)
+        return ok, dense_ok, None, refused
+    merged = [d if isinstance(d, BaseException) else s for d, s in zip(dense, sparse, strict=True)]
+    ok_records: list[Record] = []
+    vectors: list[Any] = []
+    sparse_ok: list[Any] = []
+    rejected: list[RejectedRecord] = []
+    for record, d, s, outcome in zip(records, dense, sparse, merged, strict=True):
+        if isinstance(outcome, BaseException):
+            rejected.append(RejectedRecord(record.row, record.id, record.text, reason(outcome)))
+        else:
+            ok_records.append(record)
+            vectors.append(d)
+            sparse_ok.append(s)
+    return ok_records, vectors, sparse_ok, rejected
+
+
+def _sparse_kw(sparse: list[Any] | None) -> dict[str, Any]:
+    return {} if sparse is None else {"sparse_values": sparse}
+
+
+def _sparse_only(store: Any) -> bool:
+    """Whether ``store`` writes to a sparse index (no dense vectors to embed)."""
+    vector_type = getattr(store, "index_vector_type", None)
+    return callable(vector_type) and vector_type() == "sparse"
+
+
+async def _asparse_only(store: Any) -> bool:
+    vector_type = getattr(store, "aindex_vector_type", None)
+    return callable(vector_type) and await vector_type() == "sparse"
+
+
+def _no_sparse_for(store: Any, sparse_embeddings: Any | None) -> None:
+    if sparse_embeddings is not None:
+        raise ConfigurationError(
+            f"sparse_embeddings= needs a store that writes sparse values (a PineconeStore), not {type(store).__name__}"
+        )
+
+
 def _refused_record(exc: PineconeStoreError, records: list[Record]) -> int | None:
     """Position of the record a store refused by itself (metadata too large, invalid record), else ``None``."""
     if not isinstance(exc, (MetadataTooLargeError, InvalidRecordError)):
@@ -159,6 +204,7 @@ async def aprocess_chunk(
     store: VectorWriter | VectorStore,
     namespace: str | None = None,
     force: bool = False,
+    sparse_embeddings: Any | None = None,
 ) -> ChunkResult:
     """Check, embed and upsert one chunk of prepared records (async).
 
@@ -168,6 +214,9 @@ async def aprocess_chunk(
         store: A :class:`VectorWriter` (``PineconeStore``), or any LangChain ``VectorStore``.
         namespace: Target namespace.
         force: Re-embed and overwrite records whose ids are already stored.
+        sparse_embeddings: Sparse embeddings (e.g. ``InferenceEndpointSparseEmbeddings``): each text is also
+            embedded sparsely, concurrently with the dense embedding, and both are written under the record's id
+            (on a sparse index, the sparse values only). A text either endpoint rejects is rejected.
 
     Returns:
         Counts and the rejected records (refused by the endpoint or the store), never dropped.
@@ -189,18 +238,29 @@ async def aprocess_chunk(
         todo = [r for r in records if r.id not in present]
         if not todo:
             return ChunkResult(already_present=len(records))
-        detailed = as_detailed(_embeddings_of(embeddings, store))
         skipped = len(records) - len(todo)
+        texts = [r.text for r in todo]
         try:
-            results = await detailed.aembed_documents_detailed([r.text for r in todo])
+            if sparse_embeddings is None:
+                detailed = as_detailed(_embeddings_of(embeddings, store))
+                results: list[Any] = await detailed.aembed_documents_detailed(texts)
+                sparse_results: list[Any] | None = None
+            elif await _asparse_only(store):
+                results = [None] * len(texts)
+                sparse_results = await sparse_embeddings.aembed_documents_detailed(texts)
+            else:
+                detailed = as_detailed(_embeddings_of(embeddings, store))
+                results, sparse_results = await asyncio.gather(
+                    detailed.aembed_documents_detailed(texts), sparse_embeddings.aembed_documents_detailed(texts)
+                )
         except HfPineconeError as exc:
             raise _chunk_error(exc, ChunkResult(already_present=skipped)) from exc
-        ok, vectors, rejected = _split(todo, results)
+        ok, vectors, sparse, rejected = _split_both(todo, results, sparse_results)
         embedded = len(ok)
         upserted = 0
         while ok:
             try:
-                upserted = await store.aupsert_vectors(_rows(ok, vectors), namespace=namespace)
+                upserted = await store.aupsert_vectors(_rows(ok, vectors), namespace=namespace, **_sparse_kw(sparse))
                 break
             except PineconeStoreError as exc:
                 bad = _refused_record(exc, ok)
@@ -209,6 +269,8 @@ async def aprocess_chunk(
                     raise _chunk_error(exc, partial) from exc
                 record = ok.pop(bad)
                 vectors.pop(bad)
+                if sparse is not None:
+                    sparse.pop(bad)
                 rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
         return ChunkResult(
             embedded=embedded,
@@ -216,6 +278,7 @@ async def aprocess_chunk(
             already_present=len(records) - len(todo),
             rejected=tuple(rejected),
         )
+    _no_sparse_for(store, sparse_embeddings)
     present = set() if force else await _aexisting_via_get(store, [r.id for r in records])
     todo = [r for r in records if r.id not in present]
     failed = await _aadd_bisecting(store, todo, namespace)
@@ -270,6 +333,7 @@ def process_chunk(
     store: VectorWriter | VectorStore,
     namespace: str | None = None,
     force: bool = False,
+    sparse_embeddings: Any | None = None,
 ) -> ChunkResult:
     """Sync twin of :func:`aprocess_chunk`: the same steps and the same results, with blocking calls."""
     if not records:
@@ -284,18 +348,24 @@ def process_chunk(
         todo = [r for r in records if r.id not in present]
         if not todo:
             return ChunkResult(already_present=len(records))
-        detailed = as_detailed(_embeddings_of(embeddings, store))
         skipped = len(records) - len(todo)
+        texts = [r.text for r in todo]
         try:
-            results = detailed.embed_documents_detailed([r.text for r in todo])
+            sparse_only = sparse_embeddings is not None and _sparse_only(store)
+            results: list[Any] = (
+                [None] * len(texts)
+                if sparse_only
+                else as_detailed(_embeddings_of(embeddings, store)).embed_documents_detailed(texts)
+            )
+            sparse_results = None if sparse_embeddings is None else sparse_embeddings.embed_documents_detailed(texts)
         except HfPineconeError as exc:
             raise _chunk_error(exc, ChunkResult(already_present=skipped)) from exc
-        ok, vectors, rejected = _split(todo, results)
+        ok, vectors, sparse, rejected = _split_both(todo, results, sparse_results)
         embedded = len(ok)
         upserted = 0
         while ok:
             try:
-                upserted = store.upsert_vectors(_rows(ok, vectors), namespace=namespace)
+                upserted = store.upsert_vectors(_rows(ok, vectors), namespace=namespace, **_sparse_kw(sparse))
                 break
             except PineconeStoreError as exc:
                 bad = _refused_record(exc, ok)
@@ -304,6 +374,8 @@ def process_chunk(
                     raise _chunk_error(exc, partial) from exc
                 record = ok.pop(bad)
                 vectors.pop(bad)
+                if sparse is not None:
+                    sparse.pop(bad)
                 rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
         return ChunkResult(
             embedded=embedded,
@@ -311,6 +383,7 @@ def process_chunk(
             already_present=len(records) - len(todo),
             rejected=tuple(rejected),
         )
+    _no_sparse_for(store, sparse_embeddings)
     present = set() if force else _existing_via_get(store, [r.id for r in records])
     todo = [r for r in records if r.id not in present]
     failed = _add_bisecting(store, todo, namespace)

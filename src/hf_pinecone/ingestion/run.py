@@ -188,6 +188,7 @@ async def aingest(
     max_metadata_bytes: int | None = None,
     chunk_tokens: int | None = None,
     chunk_overlap: int | None = None,
+    sparse_embeddings: Any | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run (async).
 
@@ -208,7 +209,11 @@ async def aingest(
         raise ConfigurationError("chunk_overlap applies to chunking: give chunk_tokens too")
     if embeddings is None:
         embeddings = store.embeddings
-    if embeddings is None and isinstance(store, VectorWriter):
+    if sparse_embeddings is not None and not isinstance(store, VectorWriter):
+        raise ConfigurationError(
+            f"sparse_embeddings= needs a PineconeStore (it writes sparse values), not {type(store).__name__}"
+        )
+    if embeddings is None and isinstance(store, VectorWriter) and sparse_embeddings is None:
         raise ConfigurationError("no embeddings: pass embeddings= or give the store an embedding")
     if namespace is None and isinstance(store, PineconeVectorStore):
         namespace = getattr(store, "namespace", None)
@@ -218,6 +223,11 @@ async def aingest(
         # Resolved first: a missing endpoint URL fails here, before any file is opened.
         embeddings.async_client  # noqa: B018
     chunker: DocumentChunker | None = None
+    if chunk_tokens is not None and sparse_embeddings is not None:
+        raise ConfigurationError(
+            "chunk_tokens= with sparse_embeddings= is not supported yet: chunk the documents first, or ingest "
+            "them without sparse vectors"
+        )
     if chunk_tokens is not None:
         # Documents are checked against the metadata limit chunk by chunk, not whole.
         chunker = DocumentChunker(
@@ -280,7 +290,14 @@ async def aingest(
                     break
                 totals.read_chunk(chunk)
                 work = (
-                    aprocess_chunk(chunk.records, embeddings=embeddings, store=store, namespace=namespace, force=force)
+                    aprocess_chunk(
+                        chunk.records,
+                        embeddings=embeddings,
+                        store=store,
+                        namespace=namespace,
+                        force=force,
+                        sparse_embeddings=sparse_embeddings,
+                    )
                     if chunker is None
                     else aprocess_documents(
                         chunk.records,
@@ -360,6 +377,7 @@ def ingest(
     max_metadata_bytes: int | None = None,
     chunk_tokens: int | None = None,
     chunk_overlap: int | None = None,
+    sparse_embeddings: Any | None = None,
 ) -> IngestReport:
     """Embed and store texts, fast and safe to re-run.
 
@@ -406,6 +424,10 @@ def ingest(
             ``id_column`` value) deletes its stale chunks. See :mod:`hf_pinecone.ingestion.chunking`.
             ``None`` (default): each record is embedded whole.
         chunk_overlap: Tokens shared by consecutive chunks (default ``chunk_tokens // 8``).
+        sparse_embeddings: Sparse embeddings (``InferenceEndpointSparseEmbeddings``): every text is embedded
+            densely and sparsely in the same pass and both are written under the same id, sparse-dense records
+            for hybrid search on a dotproduct index (sparse values only on a sparse index). Needs a
+            ``PineconeStore``.
 
     Returns:
         An :class:`IngestReport`; ``read == duplicates + already_present + upserted + failed``. With
@@ -439,9 +461,12 @@ def ingest(
                 max_metadata_bytes=max_metadata_bytes,
                 chunk_tokens=chunk_tokens,
                 chunk_overlap=chunk_overlap,
+                sparse_embeddings=sparse_embeddings,
             )
         finally:
             await _close_loop_clients(chosen_embeddings, store)
+            if sparse_embeddings is not None and hasattr(sparse_embeddings, "aclose"):
+                await sparse_embeddings.aclose()
 
     partial: list[IngestReport] = []
 

@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hf_pinecone.local import _endpoint_routes, _endpoint_tokenize, _rerank_route
+from hf_pinecone.local import _endpoint_routes, _endpoint_sparse, _endpoint_tokenize, _rerank_route
 from hf_pinecone.local._endpoint_embedders import (
     DEFAULT_MODEL_ID,
     Embedder,
@@ -75,7 +75,7 @@ __all__ = [
 FLAVORS: tuple[Flavor, ...] = ("toolkit", "tei")
 """The accepted ``flavor`` values."""
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (_endpoint_routes, _endpoint_tokenize, _rerank_route)
+ROUTE_MODULES: tuple[ModuleType, ...] = (_endpoint_routes, _endpoint_tokenize, _rerank_route, _endpoint_sparse)
 """Modules whose ``routes(flavor)`` make up the app; a new route module is one more entry here."""
 
 # router/src/http/server.rs `run`: `public_routes` (/health, GET /, /ping, /metrics) are merged after the
