@@ -95,9 +95,9 @@ def test_load_queries_names_the_bad_line(tmp_path: Path) -> None:
 
 
 def test_modes_plug_in_and_unavailable_ones_are_refused() -> None:
-    with pytest.raises(EvalInputError, match="mode 'sparse' is not available yet"):
+    with pytest.raises(EvalInputError, match="mode 'sparse' needs sparse embeddings"):
         build_retrievers(["dense", "sparse"], store=None)
-    with pytest.raises(EvalInputError, match="mode 'hybrid' is not available yet"):
+    with pytest.raises(EvalInputError, match="mode 'hybrid' needs sparse embeddings"):
         build_retrievers(["hybrid"], store=None)
     with pytest.raises(EvalInputError, match="unknown mode 'bm25'"):
         build_retrievers(["bm25"], store=None)
@@ -189,7 +189,7 @@ def test_cli_eval_prints_modes_side_by_side(endpoint_url: str, tmp_path: Path, m
     [
         (["--queries", "missing.jsonl"], "queries file not found: missing.jsonl"),
         (["--queries", "bad.jsonl"], "bad.jsonl, line 2: not valid JSON"),
-        (["--queries", "good.jsonl", "--mode", "sparse"], "mode 'sparse' is not available yet"),
+        (["--queries", "good.jsonl", "--mode", "sparse"], "--mode sparse|hybrid needs a SPLADE endpoint"),
         (["--queries", "good.jsonl", "--mode", "bm25"], "unknown mode 'bm25'"),
         (["--queries", "good.jsonl", "--k", "0"], "--k must be >= 1, got 0"),
     ],
@@ -204,3 +204,30 @@ def test_cli_eval_bad_input_is_one_line_exit_2(
     assert result.exit_code == 2
     assert message in one_error_line(result.stderr)
     assert result.stdout == ""
+
+
+def test_cli_eval_sparse_and_hybrid_modes(
+    endpoint_url: str, pinecone_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sparse and hybrid modes through the CLI: an index written densely and sparsely (the local endpoint's
+    bundled SPLADE model behind /embed_sparse), evaluated side by side with dense."""
+    from hf_pinecone import InferenceEndpointEmbeddings, InferenceEndpointSparseEmbeddings, PineconeStore, ingest
+    from hf_pinecone.control import ensure_index
+
+    dense = InferenceEndpointEmbeddings(endpoint_url=endpoint_url)
+    sparse = InferenceEndpointSparseEmbeddings(endpoint_url=endpoint_url)
+    host = ensure_index("evalsparse", embeddings=dense, metric="dotproduct", api_key="local", host=pinecone_url)
+    store = PineconeStore(embedding=dense, sparse_embedding=sparse, pinecone_api_key="local", host=host)
+    assert ingest(CORPUS, store=store, sparse_embeddings=sparse, progress=False).upserted == len(CORPUS)
+    monkeypatch.setenv("HF_ENDPOINT_URL", endpoint_url)
+    monkeypatch.setenv("PINECONE_CONTROLLER_HOST", pinecone_url)
+    monkeypatch.setenv("PINECONE_API_KEY", "local")
+    queries = write_jsonl(tmp_path / "q.jsonl", QUERIES)
+    args = ["eval", "-q", str(queries), "--index", "evalsparse", "--k", "3", "--json"]
+    result = run(*args, "-m", "dense", "-m", "sparse", "-m", "hybrid", "--sparse-url", endpoint_url)
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)["scores"]
+    assert list(scores) == ["dense", "sparse", "hybrid"]
+    assert scores["dense"]["recall@3"] == 1.0
+    assert all(0.0 <= value <= 1.0 for mode in scores.values() for value in mode.values())
+    assert scores["hybrid"]["recall@3"] > 0.0 and scores["sparse"]["recall@3"] > 0.0

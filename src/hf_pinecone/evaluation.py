@@ -199,15 +199,16 @@ def build_retrievers(
 
     Args:
         modes: Mode names (:data:`KNOWN_MODES`, or keys of ``extra``); repeats are dropped.
-        store: The vector store for ``dense`` (and ``rerank``'s candidates).
+        store: The vector store for ``dense`` (and ``rerank``'s candidates); ``sparse`` and ``hybrid`` need a
+            ``PineconeStore`` with ``sparse_embedding`` on an index holding sparse values (hybrid: alpha 0.5).
         reranker: Needed for ``rerank``.
         namespace: Pinecone namespace searched.
         candidates: ``rerank``'s candidates per query (default ``4 * k``).
         extra: More modes, e.g. ``{"sparse": my_sparse_retriever}``; they take precedence over built-ins.
 
     Raises:
-        EvalInputError: No mode, an unknown mode, or a mode not available (``sparse``/``hybrid`` without a
-            retriever in ``extra``, ``rerank`` without a reranker).
+        EvalInputError: No mode, an unknown mode, or a mode not available (``sparse``/``hybrid`` without sparse
+            embeddings or a retriever in ``extra``, ``rerank`` without a reranker).
     """
     if not modes:
         raise EvalInputError(f"no mode to evaluate; choose from {', '.join(KNOWN_MODES)}")
@@ -223,10 +224,16 @@ def build_retrievers(
                 raise EvalInputError("mode 'rerank' needs a reranker (an InferenceEndpointReranker)")
             out[mode] = rerank_retriever(dense_retriever(store, namespace=namespace), reranker, candidates=candidates)
         elif mode in ("sparse", "hybrid"):
-            raise EvalInputError(
-                f"mode {mode!r} is not available yet: sparse and hybrid retrievers are not built in; use dense "
-                "or rerank, or pass one as build_retrievers(..., extra={mode: retriever})"
-            )
+            if getattr(store, "sparse_embedding", None) is None:
+                raise EvalInputError(
+                    f"mode {mode!r} needs sparse embeddings: a PineconeStore(sparse_embedding=...) on an index that "
+                    "holds sparse values (CLI: --sparse-url or HF_SPARSE_ENDPOINT_URL), or "
+                    "build_retrievers(..., extra={mode: retriever})"
+                )
+            from hf_pinecone import hybrid
+
+            make = hybrid.sparse_retriever if mode == "sparse" else hybrid.hybrid_retriever
+            out[mode] = make(store, namespace=namespace)
         else:
             raise EvalInputError(f"unknown mode {mode!r}; choose from {', '.join(KNOWN_MODES)}")
     return out

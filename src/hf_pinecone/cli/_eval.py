@@ -55,6 +55,14 @@ def eval_cmd(
             help="Reranking endpoint URL [env: HF_RERANK_ENDPOINT_URL; default: the embeddings endpoint].",
         ),
     ] = None,
+    sparse_url: Annotated[
+        str | None,
+        typer.Option(
+            "--sparse-url",
+            help="SPLADE endpoint URL for --mode sparse|hybrid (the index must hold sparse values) "
+            "[env: HF_SPARSE_ENDPOINT_URL].",
+        ),
+    ] = None,
     namespace: NamespaceOpt = None,
     index: IndexOpt = None,
     endpoint_url: EndpointOpt = None,
@@ -71,8 +79,16 @@ def eval_cmd(
             raise EvalInputError(f"--k must be >= 1, got {k}")
         if candidates is not None and candidates < 1:
             raise EvalInputError(f"--candidates must be >= 1, got {candidates}")
+        sparse_url = sparse_url or os.environ.get("HF_SPARSE_ENDPOINT_URL") or None
+        needs_sparse = any(mode in ("sparse", "hybrid") for mode in chosen)
+        if needs_sparse and sparse_url is None:
+            raise EvalInputError(
+                "--mode sparse|hybrid needs a SPLADE endpoint: pass --sparse-url URL or set HF_SPARSE_ENDPOINT_URL"
+            )
         # Refuse unknown or unavailable modes before anything starts.
-        build_retrievers(chosen, store=None, reranker=object())
+        build_retrievers(
+            [m for m in chosen if m not in ("sparse", "hybrid")] or ["dense"], store=None, reranker=object()
+        )
         labelled = load_queries(queries)
     except EvalInputError as exc:
         raise _fail(str(exc), _USAGE_EXIT) from None
@@ -92,8 +108,21 @@ def eval_cmd(
             reranker = InferenceEndpointReranker(
                 endpoint_url=url, top_n=k, **({"cold_start_timeout": cold_start_timeout} if cold_start_timeout else {})
             )
+        store: Any = stack.store
+        if needs_sparse:
+            from hf_pinecone.sparse_embeddings import InferenceEndpointSparseEmbeddings
+            from hf_pinecone.store import PineconeStore
+
+            sparse = InferenceEndpointSparseEmbeddings(endpoint_url=sparse_url)
+            store = PineconeStore(
+                embedding=stack.embeddings,
+                sparse_embedding=sparse,
+                namespace=namespace,
+                pinecone_api_key=stack.pinecone.api_key.get_secret_value(),
+                host=stack.index_host,
+            )
         retrievers = build_retrievers(
-            chosen, store=stack.store, reranker=reranker, namespace=namespace, candidates=candidates
+            chosen, store=store, reranker=reranker, namespace=namespace, candidates=candidates
         )
         try:
             report = evaluate(labelled, retrievers, k=k)
