@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from conftest import HashEndpoint
 from hf_pinecone.cli import app
 from hf_pinecone.ids import content_id
 from hf_pinecone.local import serve_endpoint, serve_pinecone
@@ -30,15 +31,15 @@ from hf_pinecone.store import PineconeStore
 DIM = 32
 
 
-@pytest.fixture(scope="module")
-def hash_endpoint() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(DIM, max_input_length=300)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    """The session's shared hash endpoint for these settings (tests/conftest.py)."""
+    return hash_endpoint(DIM, max_input_length=300)
 
 
 @pytest.fixture
-def cli_env(hash_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("HF_ENDPOINT_URL", hash_endpoint)
+def cli_env(hash_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("HF_ENDPOINT_URL", hash_url)
     return {**os.environ}
 
 
@@ -150,7 +151,7 @@ def test_ingest_then_query_in_separate_processes_and_rerun_adds_nothing(
 
 
 @pytest.mark.slow
-def test_kill_9_mid_ingest_then_rerun_is_exact(hash_endpoint: str, tmp_path: Path) -> None:
+def test_kill_9_mid_ingest_then_rerun_is_exact(hash_url: str, tmp_path: Path) -> None:
     """Kill -9 the ingest process once the endpoint has served 40 requests; a re-run completes exactly."""
     texts = [f"crash test sentence {i}" for i in range(6000)]
     data = tmp_path / "big.txt"
@@ -294,7 +295,7 @@ def test_dimension_mismatch_is_one_line(cli_env: dict[str, str], tmp_path: Path)
     assert f"dimension {DIM}" in line and f"dimension {DIM + 8}" in line
 
 
-def test_secrets_never_printed(hash_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_secrets_never_printed(hash_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pinecone_key = "pcsk_wrongSecretValue_1234567890"
     hf_token = "hf_wrongTokenSecretValue1234"
     data = write_jsonl(tmp_path / "a.jsonl", [{"text": "seed"}])

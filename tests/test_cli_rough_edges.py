@@ -13,13 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import HashEndpoint
 from hf_pinecone.cli import app
 from hf_pinecone.errors import redact
 from hf_pinecone.ids import content_id
@@ -31,15 +31,15 @@ DIM = 16
 CLI = [sys.executable, "-c", "from hf_pinecone.cli import main; main()"]
 
 
-@pytest.fixture(scope="module")
-def hash_endpoint() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(DIM)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    """The session's shared hash endpoint for these settings (tests/conftest.py)."""
+    return hash_endpoint(DIM)
 
 
 @pytest.fixture
-def cli_env(hash_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("HF_ENDPOINT_URL", hash_endpoint)
+def cli_env(hash_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("HF_ENDPOINT_URL", hash_url)
     return {**os.environ}
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from conftest import HashEndpoint
 from hf_pinecone.config import Settings
 from hf_pinecone.errors import ConfigurationError, IndexMismatchError, IndexNotFoundError
 from hf_pinecone.ids import content_id
@@ -24,16 +24,16 @@ from hf_pinecone.stack import from_env, open_pinecone, open_stack
 from hf_pinecone.store import PineconeStore
 
 
-@pytest.fixture(scope="module")
-def hash_endpoint() -> Iterator[str]:
-    with serve_endpoint(embedder=HashEmbedder(48)) as url:
-        yield url
+@pytest.fixture
+def hash_url(hash_endpoint: HashEndpoint) -> str:
+    """The session's shared hash endpoint for these settings (tests/conftest.py)."""
+    return hash_endpoint(48)
 
 
 @pytest.fixture
-def env_endpoint(hash_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HF_ENDPOINT_URL", hash_endpoint)
-    return hash_endpoint
+def env_endpoint(hash_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("HF_ENDPOINT_URL", hash_url)
+    return hash_url
 
 
 def test_local_pinecone_is_persisted_under_home(env_endpoint: str, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_pinecone import PineconeVectorStore
 
+from conftest import vector_count
 from hf_pinecone import RetryPolicy
 from hf_pinecone._pinecone import protocol
 from hf_pinecone.errors import (
@@ -127,9 +128,7 @@ def _store(
 
 
 def _count(store: PineconeStore, namespace: str = "") -> int:
-    stats = store.index.describe_index_stats()
-    ns = stats.namespaces.get(namespace)
-    return int(ns.vector_count) if ns else 0
+    return vector_count(store, namespace)
 
 
 def _name() -> str:
