@@ -188,6 +188,29 @@ def _refused_record(exc: PineconeStoreError, records: list[Record]) -> int | Non
     return next((i for i, r in enumerate(records) if r.id == exc.record_id), None)
 
 
+def _drop_refused(
+    exc: PineconeStoreError,
+    ok: list[Record],
+    vectors: list[Any],
+    sparse: list[Any] | None,
+    rejected: list[RejectedRecord],
+    partial: ChunkResult,
+) -> None:
+    """Both drivers' reaction to a store error during the upsert of a chunk.
+
+    A record the store refused by itself (metadata too large, invalid record) leaves the batch as a rejection and
+    the rest is retried; anything else stops the chunk with its partial result.
+    """
+    bad = _refused_record(exc, ok)
+    if bad is None:
+        raise _chunk_error(exc, partial) from exc
+    record = ok.pop(bad)
+    vectors.pop(bad)
+    if sparse is not None:
+        sparse.pop(bad)
+    rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
+
+
 def _rows(records: Sequence[Record], vectors: Sequence[Any]) -> list[tuple[str, Any, dict[str, Any]]]:
     return [(r.id, v, r.metadata) for r, v in zip(records, vectors, strict=True)]
 
@@ -263,21 +286,9 @@ async def aprocess_chunk(
                 upserted = await store.aupsert_vectors(_rows(ok, vectors), namespace=namespace, **_sparse_kw(sparse))
                 break
             except PineconeStoreError as exc:
-                bad = _refused_record(exc, ok)
-                if bad is None:
-                    partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
-                    raise _chunk_error(exc, partial) from exc
-                record = ok.pop(bad)
-                vectors.pop(bad)
-                if sparse is not None:
-                    sparse.pop(bad)
-                rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
-        return ChunkResult(
-            embedded=embedded,
-            upserted=upserted,
-            already_present=len(records) - len(todo),
-            rejected=tuple(rejected),
-        )
+                partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
+                _drop_refused(exc, ok, vectors, sparse, rejected, partial)
+        return ChunkResult(embedded=embedded, upserted=upserted, already_present=skipped, rejected=tuple(rejected))
     _no_sparse_for(store, sparse_embeddings)
     present = set() if force else await _aexisting_via_get(store, [r.id for r in records])
     todo = [r for r in records if r.id not in present]
@@ -368,21 +379,9 @@ def process_chunk(
                 upserted = store.upsert_vectors(_rows(ok, vectors), namespace=namespace, **_sparse_kw(sparse))
                 break
             except PineconeStoreError as exc:
-                bad = _refused_record(exc, ok)
-                if bad is None:
-                    partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
-                    raise _chunk_error(exc, partial) from exc
-                record = ok.pop(bad)
-                vectors.pop(bad)
-                if sparse is not None:
-                    sparse.pop(bad)
-                rejected.append(RejectedRecord(record.row, record.id, record.text, reason(exc)))
-        return ChunkResult(
-            embedded=embedded,
-            upserted=upserted,
-            already_present=len(records) - len(todo),
-            rejected=tuple(rejected),
-        )
+                partial = ChunkResult(embedded=embedded, already_present=skipped, rejected=tuple(rejected))
+                _drop_refused(exc, ok, vectors, sparse, rejected, partial)
+        return ChunkResult(embedded=embedded, upserted=upserted, already_present=skipped, rejected=tuple(rejected))
     _no_sparse_for(store, sparse_embeddings)
     present = set() if force else _existing_via_get(store, [r.id for r in records])
     todo = [r for r in records if r.id not in present]
