@@ -454,3 +454,17 @@ def test_unknown_filter_operator_in_the_cli_is_one_line(
     assert len(lines) == 1 and "400" in lines[0] and "$regex" in lines[0]
     bad_json = CliRunner().invoke(cli_app, ["query", "hello", "--index", "filter-cli", "--filter", "{oops"])
     assert bad_json.exit_code == 1 and "--filter is not valid JSON" in bad_json.stderr
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_BODIES))
+def test_broken_answers_fail_the_same_way_on_the_encoded_path(
+    broken_endpoint: tuple[str, dict[str, bytes]], kind: str
+) -> None:
+    """Ingestion asks for encoded vectors; an answer the splitter does not take is decoded and judged as before."""
+    url, answer = broken_endpoint
+    answer["body"] = BROKEN_BODIES[kind]
+    emb = InferenceEndpointEmbeddings(endpoint_url=url, hf_token=None, max_retries=0)
+    with pytest.raises(EndpointResponseError) as caught:
+        emb.embed_documents_encoded(["a", "b"])
+    assert EXPECTED_MESSAGE[kind] in str(caught.value) and url in str(caught.value)
+    emb.close()

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from hf_pinecone._concurrency import FixedPolicy as ConcurrencyPolicy  # old name; limiters live there
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
+from hf_pinecone.encoded import EncodedVector, split_embeddings
 from hf_pinecone.errors import (
     ConfigurationError,
     EndpointAuthError,
@@ -98,7 +99,7 @@ _NOT_RUNNING_RE = re.compile(r"\binvalid state\b", re.IGNORECASE)
 _BATCH_SIZE_RE = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)", re.IGNORECASE)
 
 Vector = list[float]
-BatchResult = Union[Vector, EndpointRequestError]  # noqa: UP007 - runtime alias on 3.10
+BatchResult = Union[Vector, EncodedVector, EndpointRequestError]  # noqa: UP007 - runtime alias on 3.10
 
 
 # ---------------- actions
@@ -271,12 +272,7 @@ def check_url(url: str, *, has_token: bool, allow_insecure_http: bool) -> str:
         raise ConfigurationError(f"endpoint URL must be an absolute http(s) URL, got {redact(url)!r}")
     if parts.username or parts.password:
         raise ConfigurationError("endpoint URL must not embed credentials; pass the token separately")
-    if (
-        parts.scheme == "http"
-        and has_token
-        and not allow_insecure_http
-        and not is_loopback_host(parts.hostname)
-    ):
+    if parts.scheme == "http" and has_token and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise InsecureTransportError(
             f"refusing to send a token over plain http to {parts.hostname}: use https, or pass "
             "allow_insecure_http=True if this network is trusted "
@@ -471,9 +467,7 @@ def learned_batch_size(status: int, message: str | None, sent: int) -> int | Non
     return None
 
 
-def classify_error(
-    status: int, url: str, message: str | None, *, secrets: Sequence[str] = ()
-) -> EndpointError:
+def classify_error(status: int, url: str, message: str | None, *, secrets: Sequence[str] = ()) -> EndpointError:
     """Map a non-2xx status to the library's exception (never containing a secret).
 
     401/403 -> :class:`EndpointAuthError`; 400 "Invalid state" (a paused or failed Inference Endpoint) ->
@@ -717,7 +711,7 @@ class EndpointProtocol:
 
     # ---- the one implementation of retries, cold start, splitting and bisection
     def batch_flow(
-        self, texts: Sequence[str], *, prompt_name: str | None = None, detailed: bool = False
+        self, texts: Sequence[str], *, prompt_name: str | None = None, detailed: bool = False, encoded: bool = False
     ) -> Flow:
         """Embed one planned batch; a generator driven by a transport.
 
@@ -725,23 +719,25 @@ class EndpointProtocol:
         :meth:`batch_size_flow`); returns one result per text. Without ``detailed`` every failure
         raises. With ``detailed``, a batch the endpoint rejects for its content (HTTP 400/413/422/424)
         is bisected down to single texts and each rejected text's result is its :class:`EndpointRequestError`.
+        With ``encoded``, vectors come back as :class:`~hf_pinecone.encoded.EncodedVector` (the answer's own
+        JSON text, never decoded into floats) whenever the answer is a plain 2-D array of numbers.
         """
         results: list[BatchResult] = []
         start = 0
         while start < len(texts):
             # The batch size may have been lowered (by this or a concurrent batch) since planning.
             chunk = texts[start : start + self.batch_size]
-            results.extend((yield from self._chunk_flow(chunk, prompt_name, detailed)))
+            results.extend((yield from self._chunk_flow(chunk, prompt_name, detailed, encoded)))
             start += len(chunk)
         return results
 
-    def _chunk_flow(self, texts: Sequence[str], prompt_name: str | None, detailed: bool) -> Flow:
+    def _chunk_flow(self, texts: Sequence[str], prompt_name: str | None, detailed: bool, encoded: bool) -> Flow:
         body = self.body(texts, prompt_name)
         if len(body) >= self.max_batch_bytes:
             if len(texts) > 1:
                 half = len(texts) // 2
-                first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
-                second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
+                first = yield from self._chunk_flow(texts[:half], prompt_name, detailed, encoded)
+                second = yield from self._chunk_flow(texts[half:], prompt_name, detailed, encoded)
                 return first + second
             error = EndpointRequestError(
                 f"input is {len(body)} bytes as a JSON body; endpoints reject bodies of "
@@ -752,35 +748,45 @@ class EndpointProtocol:
                 return [error]
             raise error
         try:
-            data = yield from self._send_with_retries(body)
+            data = yield from self._send_with_retries(body, expected=len(texts) if encoded else None)
         except EndpointRequestError as error:
             smaller = learned_batch_size(error.status_code or 0, error.server_message, len(texts))
             if smaller is not None:
                 self._lower_batch_size(smaller)
-                return (yield from self.batch_flow(texts, prompt_name=prompt_name, detailed=detailed))
+                return (yield from self.batch_flow(texts, prompt_name=prompt_name, detailed=detailed, encoded=encoded))
             if not detailed or error.status_code not in RECORD_LEVEL_STATUSES:
                 raise
             if len(texts) == 1:
                 return [error]
             half = len(texts) // 2
-            first = yield from self._chunk_flow(texts[:half], prompt_name, detailed)
-            second = yield from self._chunk_flow(texts[half:], prompt_name, detailed)
+            first = yield from self._chunk_flow(texts[:half], prompt_name, detailed, encoded)
+            second = yield from self._chunk_flow(texts[half:], prompt_name, detailed, encoded)
             return first + second
+        if isinstance(data, _Split):
+            return list[BatchResult](data.vectors)
         return self.parse(data, len(texts))
 
     def parse(self, data: Any, expected: int) -> list[Any]:
         """One result per text from a 2xx answer's decoded JSON (a subclass parses other routes' answers)."""
         return list(parse_embeddings(data, expected=expected, url=self.url))
 
-    def _send_with_retries(self, body: bytes) -> Generator[Action, SendOutcome | None, Any]:
-        """Send ``body`` until a 2xx JSON answer arrives; return the decoded JSON."""
+    def _send_with_retries(
+        self, body: bytes, *, expected: int | None = None
+    ) -> Generator[Action, SendOutcome | None, Any]:
+        """Send ``body`` until a 2xx JSON answer arrives; return the decoded JSON.
+
+        With ``expected``, an answer that :func:`~hf_pinecone.encoded.split_embeddings` can cut into that many
+        vectors comes back as :class:`_Split` instead, without being decoded.
+        """
         flow = object()  # this request's identity for the cold-start gate
         try:
-            return (yield from self._send_until_answered(body, flow))
+            return (yield from self._send_until_answered(body, flow, expected))
         finally:
             self._leave(flow)
 
-    def _send_until_answered(self, body: bytes, flow: object) -> Generator[Action, SendOutcome | None, Any]:
+    def _send_until_answered(
+        self, body: bytes, flow: object, expected: int | None = None
+    ) -> Generator[Action, SendOutcome | None, Any]:
         attempt = 0  # retries of ordinary transient failures, bounded by max_retries
         cold_polls = 0  # 503s while a cold start is waited out, bounded by cold_start_timeout instead
         cold_start_deadline: float | None = None
@@ -805,8 +811,9 @@ class EndpointProtocol:
             retry_after: float | None = None
             error: EndpointError
             if isinstance(outcome, Response) and 200 <= outcome.status < 300:
+                split = None if expected is None else split_embeddings(outcome.body, expected)
                 try:
-                    data = _json(outcome.body)
+                    data = _Split(split) if split is not None else _json(outcome.body)
                 except ValueError:
                     # A cut-off body or a proxy's HTML page under a 2xx status: transient, so retried; a
                     # well-formed answer of the wrong shape is not (parse_embeddings rejects it).
@@ -858,8 +865,7 @@ class EndpointProtocol:
                         )
             else:
                 error = EndpointUnavailableError(
-                    f"could not reach endpoint {self.url}: {outcome.kind}: "
-                    f"{redact(outcome.detail, self.secrets)}",
+                    f"could not reach endpoint {self.url}: {outcome.kind}: {redact(outcome.detail, self.secrets)}",
                     url=self.url,
                 )
             if attempt >= self.retry.max_retries:
@@ -875,9 +881,14 @@ class EndpointProtocol:
             yield Sleep(delay)
 
 
-def assemble(
-    size: int, batches: Sequence[Sequence[int]], results: Sequence[Sequence[BatchResult]]
-) -> list[Any]:
+@dataclass(frozen=True)
+class _Split:
+    """A 2xx answer already cut into encoded vectors (see :func:`~hf_pinecone.encoded.split_embeddings`)."""
+
+    vectors: list[EncodedVector]
+
+
+def assemble(size: int, batches: Sequence[Sequence[int]], results: Sequence[Sequence[BatchResult]]) -> list[Any]:
     """Put per-batch results back into input order."""
     out: list[Any] = [None] * size
     for positions, batch_results in zip(batches, results, strict=True):

@@ -259,6 +259,25 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
             return []
         return await self.async_client.aembed_detailed(texts, prompt_name=self.prompt_name)
 
+    def embed_documents_encoded(self, texts: Sequence[str]) -> list[Sequence[float] | EndpointRequestError]:
+        """:meth:`embed_documents_detailed`, with vectors kept as the endpoint's JSON text where possible.
+
+        Each vector is an :class:`~hf_pinecone.encoded.EncodedVector` (a read-only ``Sequence[float]``) when the
+        endpoint answered a plain 2-D array of numbers, else a list of floats. Ingestion uses this: the upsert
+        body gets the endpoint's digits as they are, without decoding and re-encoding every float.
+        """
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return self.client.embed_encoded(texts, prompt_name=self.prompt_name)
+
+    async def aembed_documents_encoded(self, texts: Sequence[str]) -> list[Sequence[float] | EndpointRequestError]:
+        """Async :meth:`embed_documents_encoded`."""
+        texts = _prefixed(self.document_prefix, texts)
+        if not texts:
+            return []
+        return await self.async_client.aembed_encoded(texts, prompt_name=self.prompt_name)
+
     def embed_query(self, text: str) -> list[float]:
         """Embed one query (with ``query_prefix`` and ``query_prompt_name``)."""
         return self.client.embed(_prefixed(self.query_prefix, [text]), prompt_name=self._query_prompt())[0]

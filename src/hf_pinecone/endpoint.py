@@ -120,9 +120,7 @@ class EndpointConfig:
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise ConfigurationError(
-                f"max_concurrency must be >= 1 (or None to adapt it), got {self.max_concurrency}"
-            )
+            raise ConfigurationError(f"max_concurrency must be >= 1 (or None to adapt it), got {self.max_concurrency}")
         if self.timeout <= 0:
             raise ConfigurationError(f"timeout must be > 0, got {self.timeout}")
         if self.cold_start_timeout < 0:
@@ -161,9 +159,7 @@ def _config_from(config: EndpointConfig | str | None, kwargs: dict[str, Any]) ->
         config = None
     if config is None:
         if "url" not in kwargs:
-            raise ConfigurationError(
-                "an endpoint URL is required (EndpointClient(url) or EndpointConfig(url=...))"
-            )
+            raise ConfigurationError("an endpoint URL is required (EndpointClient(url) or EndpointConfig(url=...))")
         config = EndpointConfig(**kwargs)
     elif kwargs:
         config = dataclasses.replace(config, **kwargs)
@@ -244,9 +240,7 @@ class _Base:
         if outcome.status in (404, 405):
             return {}
         if not 200 <= outcome.status < 300:
-            raise classify_error(
-                outcome.status, self.url, server_message(outcome.body), secrets=self._protocol.secrets
-            )
+            raise classify_error(outcome.status, self.url, server_message(outcome.body), secrets=self._protocol.secrets)
         try:
             import json
 
@@ -327,9 +321,7 @@ class EndpointClient(_Base):
             timeout=httpx2.Timeout(self.config.timeout),
             follow_redirects=False,
             verify=default_ssl_context(),
-            limits=httpx2.Limits(
-                max_connections=self._max_connections, max_keepalive_connections=self._max_in_flight
-            ),
+            limits=httpx2.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_in_flight),
         )
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -363,9 +355,25 @@ class EndpointClient(_Base):
         down to single texts so that one bad record does not fail its neighbours. Run-level failures (auth,
         other 4xx such as a wrong URL, unavailable, malformed responses) still raise.
         """
-        return self._run(check_texts(texts), prompt_name, detailed=True)
+        return cast(list[list[float] | EndpointRequestError], self._run(check_texts(texts), prompt_name, detailed=True))
 
-    def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
+    def embed_encoded(
+        self, texts: Sequence[str], *, prompt_name: str | None = None
+    ) -> list[Sequence[float] | EndpointRequestError]:
+        """Like :meth:`embed_detailed`, with vectors kept as the answer's own JSON text where possible.
+
+        A vector is an :class:`~hf_pinecone.encoded.EncodedVector` (a read-only ``Sequence[float]``) whenever
+        the answer is a plain 2-D array of numbers, else a list of floats: what ingestion writes into upsert
+        bodies without decoding and re-encoding every float.
+        """
+        return cast(
+            list[Sequence[float] | EndpointRequestError],
+            self._run(check_texts(texts), prompt_name, detailed=True, encoded=True),
+        )
+
+    def _run(
+        self, texts: list[str], prompt_name: str | None, *, detailed: bool, encoded: bool = False
+    ) -> list[BatchResult]:
         if not texts:
             return []
         if self._protocol.batch_size_pending:
@@ -375,7 +383,7 @@ class EndpointClient(_Base):
 
         def run(positions: list[int]) -> list[BatchResult]:
             flow = self._protocol.batch_flow(
-                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed
+                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed, encoded=encoded
             )
             return self._drive(flow)
 
@@ -426,9 +434,7 @@ class EndpointClient(_Base):
         import httpx2  # already imported by __init__: a dictionary lookup
 
         try:
-            response = (
-                self._http.get(url, timeout=timeout) if body is None else self._http.post(url, content=body)
-            )
+            response = self._http.get(url, timeout=timeout) if body is None else self._http.post(url, content=body)
         except httpx2.TransportError as error:
             return self._failure(error, timeout=isinstance(error, httpx2.TimeoutException))
         return Response(response.status_code, response.headers, response.content)
@@ -549,9 +555,19 @@ class AsyncEndpointClient(_Base):
         self, texts: Sequence[str], *, prompt_name: str | None = None
     ) -> list[list[float] | EndpointRequestError]:
         """Async :meth:`EndpointClient.embed_detailed`."""
-        return await self._run(check_texts(texts), prompt_name, detailed=True)
+        results = await self._run(check_texts(texts), prompt_name, detailed=True)
+        return cast(list[list[float] | EndpointRequestError], results)
 
-    async def _run(self, texts: list[str], prompt_name: str | None, *, detailed: bool) -> list[BatchResult]:
+    async def aembed_encoded(
+        self, texts: Sequence[str], *, prompt_name: str | None = None
+    ) -> list[Sequence[float] | EndpointRequestError]:
+        """Async :meth:`EndpointClient.embed_encoded`."""
+        results = await self._run(check_texts(texts), prompt_name, detailed=True, encoded=True)
+        return cast(list[Sequence[float] | EndpointRequestError], results)
+
+    async def _run(
+        self, texts: list[str], prompt_name: str | None, *, detailed: bool, encoded: bool = False
+    ) -> list[BatchResult]:
         if not texts:
             return []
         if self._protocol.batch_size_pending:
@@ -561,7 +577,7 @@ class AsyncEndpointClient(_Base):
 
         async def run(positions: list[int]) -> list[BatchResult]:
             flow = self._protocol.batch_flow(
-                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed
+                [texts[i] for i in positions], prompt_name=prompt_name, detailed=detailed, encoded=encoded
             )
             return await self._drive(flow)
 

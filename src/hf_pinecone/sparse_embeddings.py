@@ -119,9 +119,11 @@ class SparseEndpointProtocol(EndpointProtocol):
         """Parse TEI's sparse answer (see :func:`parse_sparse_embeddings`)."""
         return list(parse_sparse_embeddings(data, expected=expected, url=self.url))
 
-    def _send_with_retries(self, body: bytes) -> Generator[Action, SendOutcome | None, Any]:
+    def _send_with_retries(
+        self, body: bytes, *, expected: int | None = None
+    ) -> Generator[Action, SendOutcome | None, Any]:
         try:
-            return (yield from super()._send_with_retries(body))
+            return (yield from super()._send_with_retries(body))  # sparse answers are always decoded
         except EndpointRequestError as error:
             status = error.status_code
             message = error.server_message or ""

@@ -27,6 +27,7 @@ from hf_pinecone._pinecone.limits import (
     MAX_UPSERT_RECORDS,
 )
 from hf_pinecone._pinecone.sparse import SparseVector, check_sparse
+from hf_pinecone.encoded import EncodedVector
 from hf_pinecone.errors import IndexMismatchError, InvalidRecordError, MetadataTooLargeError
 
 __all__ = [
@@ -423,14 +424,19 @@ def prepare_records(
             raise IndexMismatchError(
                 f"the vectors have dimension {length} but the index has dimension {expected}; nothing was written"
             )
-        encoded = _values_json(values)
+        if type(values) is EncodedVector:  # the endpoint's own JSON text, checked when it was split
+            encoded: bytes | None = values.json
+            zero = values.is_zero()
+        else:
+            encoded = _values_json(values)
+            zero = encoded is not None and _is_zero(values)
         if encoded is None:
             raise InvalidRecordError(
                 f"record {record_id!r}: vector contains NaN or infinity, or a value that is not a number",
                 record_id=record_id,
                 field="values",
             )
-        if _is_zero(values):
+        if zero:
             raise InvalidRecordError(
                 f"record {record_id!r}: vector is all zeros (Pinecone needs a non-zero value)",
                 record_id=record_id,

@@ -34,7 +34,7 @@ from hf_pinecone.errors import (
 from hf_pinecone.ingestion.records import TEXT_KEY, Record
 from hf_pinecone.ingestion.report import ChunkResult, RejectedRecord
 
-__all__ = ["DetailedEmbeddings", "VectorWriter", "aprocess_chunk", "as_detailed", "process_chunk"]
+__all__ = ["DetailedEmbeddings", "EncodedEmbeddings", "VectorWriter", "aprocess_chunk", "as_detailed", "process_chunk"]
 
 EmbedResult = list[float] | EndpointRequestError
 
@@ -101,6 +101,36 @@ class _Bisecting:
             mid = len(texts) // 2
             first = await self.aembed_documents_detailed(texts[:mid])
             return [*first, *await self.aembed_documents_detailed(texts[mid:])]
+
+
+@runtime_checkable
+class EncodedEmbeddings(Protocol):
+    """Embeddings that can hand vectors over as the endpoint's JSON text (:class:`~hf_pinecone.encoded.EncodedVector`).
+
+    ``InferenceEndpointEmbeddings`` is one: a :class:`VectorWriter` writes those vectors into the upsert body as
+    they are, so ingestion never decodes and re-encodes the floats.
+    """
+
+    def embed_documents_encoded(self, texts: Sequence[str]) -> list[Any]:
+        """Like ``embed_documents_detailed``; vectors may be ``EncodedVector``."""
+        ...
+
+    async def aembed_documents_encoded(self, texts: Sequence[str]) -> list[Any]:
+        """Async :meth:`embed_documents_encoded`."""
+        ...
+
+
+def _embed_for_writer(embeddings: Embeddings | DetailedEmbeddings, texts: list[str]) -> list[Any]:
+    """One result per text, as a :class:`VectorWriter` takes them (encoded vectors when the embeddings can)."""
+    if isinstance(embeddings, EncodedEmbeddings):
+        return embeddings.embed_documents_encoded(texts)
+    return as_detailed(embeddings).embed_documents_detailed(texts)
+
+
+async def _aembed_for_writer(embeddings: Embeddings | DetailedEmbeddings, texts: list[str]) -> list[Any]:
+    if isinstance(embeddings, EncodedEmbeddings):
+        return await embeddings.aembed_documents_encoded(texts)
+    return await as_detailed(embeddings).aembed_documents_detailed(texts)
 
 
 def as_detailed(embeddings: Embeddings | DetailedEmbeddings) -> DetailedEmbeddings:
@@ -265,16 +295,15 @@ async def aprocess_chunk(
         texts = [r.text for r in todo]
         try:
             if sparse_embeddings is None:
-                detailed = as_detailed(_embeddings_of(embeddings, store))
-                results: list[Any] = await detailed.aembed_documents_detailed(texts)
+                results: list[Any] = await _aembed_for_writer(_embeddings_of(embeddings, store), texts)
                 sparse_results: list[Any] | None = None
             elif await _asparse_only(store):
                 results = [None] * len(texts)
                 sparse_results = await sparse_embeddings.aembed_documents_detailed(texts)
             else:
-                detailed = as_detailed(_embeddings_of(embeddings, store))
                 results, sparse_results = await asyncio.gather(
-                    detailed.aembed_documents_detailed(texts), sparse_embeddings.aembed_documents_detailed(texts)
+                    _aembed_for_writer(_embeddings_of(embeddings, store), texts),
+                    sparse_embeddings.aembed_documents_detailed(texts),
                 )
         except HfPineconeError as exc:
             raise _chunk_error(exc, ChunkResult(already_present=skipped)) from exc
@@ -364,9 +393,7 @@ def process_chunk(
         try:
             sparse_only = sparse_embeddings is not None and _sparse_only(store)
             results: list[Any] = (
-                [None] * len(texts)
-                if sparse_only
-                else as_detailed(_embeddings_of(embeddings, store)).embed_documents_detailed(texts)
+                [None] * len(texts) if sparse_only else _embed_for_writer(_embeddings_of(embeddings, store), texts)
             )
             sparse_results = None if sparse_embeddings is None else sparse_embeddings.embed_documents_detailed(texts)
         except HfPineconeError as exc:
