@@ -13,9 +13,11 @@
 from hf_pinecone.ingestion.chunking import DocumentChunker, aprocess_documents, plan_chunks, process_documents
 from hf_pinecone.ingestion.core import (
     DetailedEmbeddings,
+    EncodedEmbeddings,
     VectorWriter,
     aprocess_chunk,
     as_detailed,
+    namespace_is_empty,
     process_chunk,
 )
 from hf_pinecone.ingestion.records import TEXT_KEY, Record, RecordPreparer
@@ -28,6 +30,7 @@ __all__ = [
     "ChunkResult",
     "DetailedEmbeddings",
     "DocumentChunker",
+    "EncodedEmbeddings",
     "IngestReport",
     "Record",
     "RecordPreparer",
@@ -39,6 +42,7 @@ __all__ = [
     "aprocess_documents",
     "as_detailed",
     "ingest",
+    "namespace_is_empty",
     "plan_chunks",
     "process_chunk",
     "process_documents",

@@ -34,7 +34,15 @@ from hf_pinecone.errors import (
 from hf_pinecone.ingestion.records import TEXT_KEY, Record
 from hf_pinecone.ingestion.report import ChunkResult, RejectedRecord
 
-__all__ = ["DetailedEmbeddings", "EncodedEmbeddings", "VectorWriter", "aprocess_chunk", "as_detailed", "process_chunk"]
+__all__ = [
+    "DetailedEmbeddings",
+    "EncodedEmbeddings",
+    "VectorWriter",
+    "aprocess_chunk",
+    "as_detailed",
+    "namespace_is_empty",
+    "process_chunk",
+]
 
 EmbedResult = list[float] | EndpointRequestError
 
@@ -326,6 +334,40 @@ async def aprocess_chunk(
     return ChunkResult(
         embedded=stored, upserted=stored, already_present=len(records) - len(todo), rejected=tuple(failed)
     )
+
+
+# describe_index_stats names the default namespace "" (API 2024-x) or "__default__" (API 2025-04).
+_DEFAULT_NAMESPACE_NAMES = ("", "__default__")
+
+
+async def namespace_is_empty(store: Any, namespace: str | None) -> bool:
+    """Whether ``store`` (a :class:`VectorWriter` with ``adescribe_index_stats``) holds no record in ``namespace``.
+
+    ``False`` whenever it cannot tell (another kind of store, no stats, an error): then ingestion checks which
+    ids exist, chunk by chunk, as always. Pinecone's stats are eventually consistent: a namespace written a
+    moment ago may still count 0, and a re-run then embeds again what it would have skipped (the upserts
+    overwrite with the same values; nothing is lost or duplicated).
+    """
+    stats_of = getattr(store, "adescribe_index_stats", None)
+    if not isinstance(store, VectorWriter) or not callable(stats_of):
+        return False
+    try:
+        stats = await stats_of()
+    except HfPineconeError:
+        return False  # the real error, if it persists, comes from the first chunk's requests
+    if not isinstance(stats, dict):
+        return False
+    if stats.get("totalVectorCount") == 0:
+        return True
+    namespaces = stats.get("namespaces")
+    if not isinstance(namespaces, dict):
+        return False
+    names = _DEFAULT_NAMESPACE_NAMES if not namespace else (namespace,)
+    for name in names:
+        entry = namespaces.get(name)
+        if isinstance(entry, dict) and entry.get("vectorCount", 0) != 0:
+            return False
+    return True
 
 
 def _embeddings_of(embeddings: Embeddings | DetailedEmbeddings | None, store: Any) -> Embeddings | DetailedEmbeddings:

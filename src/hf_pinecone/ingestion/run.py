@@ -43,7 +43,7 @@ from hf_pinecone.errors import (
     redact,
 )
 from hf_pinecone.ingestion.chunking import DocumentChunker, aprocess_documents
-from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk
+from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk, namespace_is_empty
 from hf_pinecone.ingestion.records import RecordPreparer
 from hf_pinecone.ingestion.report import REJECTED_SAMPLE, ChunkResult, IngestReport, RejectedRecord
 from hf_pinecone.ingestion.sources import Chunk, Reader, Source, open_source
@@ -238,6 +238,9 @@ async def aingest(
         )
 
     started = time.perf_counter()
+    # Nothing can be stored yet in a namespace that is empty when the run starts (and the run deduplicates its
+    # own ids), so the per-chunk existence check would only cost a fetch per chunk: skip it for this run.
+    check_existing = not force and not (chunker is None and await namespace_is_empty(store, namespace))
     rows, total, column = await asyncio.to_thread(open_source, source, column, None, limit)
     if limit is not None and total is not None:
         total = min(total, limit)
@@ -295,7 +298,7 @@ async def aingest(
                         embeddings=embeddings,
                         store=store,
                         namespace=namespace,
-                        force=force,
+                        force=not check_existing,
                         sparse_embeddings=sparse_embeddings,
                     )
                     if chunker is None
@@ -385,12 +388,14 @@ def ingest(
     records are held in memory whatever the size of the source. Each record gets a deterministic id
     (:func:`hf_pinecone.ids.content_id` of its text and namespace, unless ``id_column`` is given) and its text
     is stored as metadata ``"text"``. Ids already in the index are skipped (one fetch per chunk) unless
-    ``force``, so an interrupted or killed run is resumed by running it again.
+    ``force``, so an interrupted or killed run is resumed by running it again; when the namespace is empty at
+    the start (a first load), there is nothing to skip and no chunk is checked.
 
     Each chunk goes through :func:`~hf_pinecone.ingestion.aprocess_chunk`: with a
     :class:`~hf_pinecone.store.PineconeStore` (a :class:`~hf_pinecone.ingestion.VectorWriter`), records go
-    through the embeddings' batching (``aembed_documents_detailed``, with its prefixes and prompt) and the
-    store's bounded upserts. Any other LangChain ``VectorStore`` is written through
+    through the embeddings' batching (``aembed_documents_encoded`` when the embeddings have it: the endpoint's
+    JSON numbers go into the upsert body as they are; else ``aembed_documents_detailed``; with their prefixes
+    and prompt) and the store's bounded upserts. Any other LangChain ``VectorStore`` is written through
     ``add_texts(texts, metadatas, ids=...)`` with its own embeddings; its existence check uses ``get_by_ids``
     when the store implements it.
 
