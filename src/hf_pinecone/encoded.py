@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
-import numpy as np
 import orjson
 
 __all__ = ["EncodedVector", "split_embeddings"]
@@ -95,6 +94,8 @@ class EncodedVector(Sequence[float]):
     __hash__ = None  # type: ignore[assignment]  # compares like a list, so unhashable like one
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        import numpy as np
+
         return np.asarray(self.tolist(), dtype=dtype)
 
     def __repr__(self) -> str:
@@ -145,6 +146,8 @@ def split_embeddings(body: bytes | bytearray, expected: int) -> list[EncodedVect
     dimension = rows.count(b",", 0, first_end) + 1
     # Every row of the first one's dimension: commas = rows x (dimension - 1) + the separators. (A ragged answer
     # whose counts happen to balance would reach Pinecone, which refuses a vector of the wrong dimension.)
+    import numpy as np  # here, not at import: the endpoint client alone does not need numpy
+
     commas = int(np.count_nonzero(np.frombuffer(rows, dtype=np.uint8) == _COMMA))
     if commas != expected * (dimension - 1) + expected - 1:
         return None
