@@ -148,6 +148,9 @@ class EndpointSpec:
     max_concurrent: int = 512
     max_batch_size: int = 32
     model: bool = False
+    # Benchmark-only gateway in front of the endpoint: 429 to a request arriving while this many are in flight
+    # (benchmarks/_serve.py --reject-past; TEI itself queues batches instead).
+    reject_past: int | None = None
 
     def capacity(self, batch: int | None = None) -> float:
         """Records/s when every replica is busy all the time with batches of ``batch`` (default: the max)."""
@@ -167,7 +170,10 @@ class EndpointSpec:
         if self.max_concurrent != 512:
             parts.append(f"max_concurrent_requests={self.max_concurrent}")
         parts.append(f"max_batch_size={self.max_batch_size}")
-        return "serve_endpoint(" + ", ".join(parts) + ")"
+        call = "serve_endpoint(" + ", ".join(parts) + ")"
+        if self.reject_past is not None:
+            call += f" behind _serve.py --reject-past {self.reject_past}"
+        return call
 
 
 @contextlib.contextmanager
@@ -182,12 +188,14 @@ def endpoint_server(spec: EndpointSpec) -> Iterator[str]:
     cmd += ["--max-concurrent", str(spec.max_concurrent)]
     if spec.replicas is not None:
         cmd += ["--replicas", str(spec.replicas)]
+    if spec.reject_past is not None:
+        cmd += ["--reject-past", str(spec.reject_past)]
     with _process(cmd) as url:
         yield url
 
 
 def endpoint_stats(url: str) -> dict[str, Any]:
-    """The benchmark endpoint's counters (requests, 429s, peak concurrency)."""
+    """The benchmark endpoint's counters (requests, 429s of the endpoint and of its gateway, peak concurrency)."""
     data: dict[str, Any] = httpx.get(f"{url}/_bench/stats", timeout=10).json()
     return data
 

@@ -8,6 +8,19 @@ from its parameters. Contenders, each on a fresh index of the same local Pinecon
 (b) the LangChain peer path: ``OpenAIEmbeddings(base_url=<endpoint>/v1, check_embedding_ctx_length=False)``
     with ``PineconeVectorStore.add_texts``;
 (c) ``hf_pinecone.ingest`` with default settings.
+
+Admission is TEI's (the stand-in's, see ``hf_pinecone.local._endpoint_state``): ``max_concurrent_requests``
+permits, one per input, and the inputs of a batch wait for theirs (router/src/http/server.rs ``embed``,
+``InputBatch::Batch``: ``local_infer.acquire_permit().await`` per input), so a batch is never answered 429; only
+a single-input request is, when no permit is free (``InputBatch::Single``: ``infer.try_acquire_permit()``).
+An endpoint with N replicas is N TEI containers behind a load balancer, each with TEI's default of 512 permits
+(router/src/main.rs ``max_concurrent_requests``, ``default_value = "512"``): ``N * 512`` permits in all.
+
+The adaptation table runs ``hf_pinecone.ingest`` at fixed concurrencies and adaptive against three endpoints:
+one whose permits admit only as many batches as it has replicas, so further batches queue in it (what the
+adaptive limiter sees there is latency, not 429s); one behind a benchmark-only gateway that answers
+``429 Overloaded`` past N requests in flight (``benchmarks/_serve.py --reject-past``: a proxy or rate limiter with
+a concurrency cap, which TEI's own admission is not for batches); and a slow endpoint with many replicas.
 """
 
 from __future__ import annotations
@@ -40,12 +53,21 @@ PER_ITEM_DELAY = 0.002
 # The wide endpoint of the adaptation table: slow requests (a heavy model, a long way away), many replicas,
 # so that throughput depends on how many requests the client keeps in flight.
 WIDE_DELAY = 0.5
+# TEI's default max_concurrent_requests, per replica (router/src/main.rs: `#[clap(default_value = "512", long,
+# env)] max_concurrent_requests`): permits are per input, so one replica admits 512 / 64 = 8 batches of 64.
+TEI_PERMITS = 512
 
 
 def endpoint_spec(replicas: int, **kwargs: Any) -> EndpointSpec:
-    """The remote-like endpoint. Its batch limit is 64 so that the tutorial's batches are accepted."""
+    """The remote-like endpoint: ``replicas`` TEI containers, each with TEI's default permits.
+
+    Its batch limit is 64 so that the tutorial's batches are accepted. One process stands in for all replicas, so
+    their permits are pooled: ``replicas * 512`` (with 512 in all, at most 8 batches of 64 would be embedded at
+    once, whatever the number of replicas).
+    """
+    options: dict[str, Any] = {"max_concurrent": replicas * TEI_PERMITS, **kwargs}
     return EndpointSpec(
-        delay=DELAY, per_item_delay=PER_ITEM_DELAY, replicas=replicas, max_batch_size=TUTORIAL_BATCH, **kwargs
+        delay=DELAY, per_item_delay=PER_ITEM_DELAY, replicas=replicas, max_batch_size=TUTORIAL_BATCH, **options
     )
 
 
@@ -179,11 +201,25 @@ def adaptation(records: int, repetitions: int, pinecone_url: str) -> list[AdaptR
     """hf_pinecone.ingest with the old fixed concurrency (8), a fixed 64, and the adaptive default."""
     texts = corpus(records)
     endpoints = [
-        ("serves 4 at once (429 past 4)", endpoint_spec(4, max_concurrent=4)),
         (
-            "serves 64 at once (slow requests, 429 past 64)",
+            # 4 x 64 permits: 4 batches of 64 hold permits (one per replica); the inputs of any further batch wait
+            # for permits (server.rs `embed`, `InputBatch::Batch`: `acquire_permit().await`), never a 429.
+            "serves 4 batches at once and queues the rest (TEI admission, no 429)",
+            endpoint_spec(4, max_concurrent=4 * TUTORIAL_BATCH),
+        ),
+        (
+            # Permits never bind here (4 x 512); the benchmark-only gateway refuses the 5th request in flight.
+            "serves 4 at once behind a gateway that answers 429 past 4 requests in flight",
+            endpoint_spec(4, reject_past=4),
+        ),
+        (
+            "serves 64 at once (slow requests, 64 x 512 permits: nothing waits at 64 in flight)",
             EndpointSpec(
-                delay=WIDE_DELAY, per_item_delay=PER_ITEM_DELAY, replicas=64, max_concurrent=64, max_batch_size=64
+                delay=WIDE_DELAY,
+                per_item_delay=PER_ITEM_DELAY,
+                replicas=64,
+                max_concurrent=64 * TEI_PERMITS,
+                max_batch_size=TUTORIAL_BATCH,
             ),
         ),
     ]
@@ -231,14 +267,20 @@ def _adapt_run(
     name: str,
 ) -> Callable[[], float]:
     def run() -> float:
-        before = endpoint_stats(url)["overloaded"]
+        before = _overloaded(url)
         rate, limits[name], failure = ingest_with(url, pinecone_url, texts, tolerate_failure=True, **options)
-        overloaded.append(endpoint_stats(url)["overloaded"] - before)
+        overloaded.append(_overloaded(url) - before)
         if failure is not None:
             failures.append(failure)
         return rate
 
     return run
+
+
+def _overloaded(url: str) -> int:
+    """429 Overloaded answers so far: the endpoint's own (single inputs only) plus its gateway's, if any."""
+    stats = endpoint_stats(url)
+    return int(stats["overloaded"]) + int(stats.get("gateway_overloaded") or 0)
 
 
 def run(*, records: int, repetitions: int, adapt_records: int) -> tuple[str, dict[str, Any]]:
@@ -270,7 +312,8 @@ def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> 
         out.append(
             f"**{spec.replicas} replicas** — `{spec.describe()}`: capacity {cap:,.0f} records/s with batches of "
             f"{spec.max_batch_size} (the endpoint's limit), {cap32:,.0f} records/s with batches of 32 "
-            "(the library's fallback when an endpoint reports no limit; by default it reads the limit from `/info`). "
+            "(the library's fallback when an endpoint reports no limit; by default it reads the limit from `/info`); "
+            f"{TEI_PERMITS} permits per replica (TEI's default `max_concurrent_requests`, one per input). "
             f"{result.records:,} records, "
             f"{len(result.runs['c'].values)} alternating repetitions, medians.\n"
         )
@@ -301,16 +344,24 @@ def render(main: IngestResult, wide: IngestResult, adapt: list[AdaptResult]) -> 
     out.append(
         "**Adaptive concurrency.** `hf_pinecone.ingest` with the client's concurrency fixed at 8 (the old "
         "default), fixed at 64, and adaptive (the default: starts at 8, grows while throughput grows, backs "
-        "off on 429 / queueing, at most 64), against an endpoint that serves 4 requests at once and answers "
-        "`429 Overloaded` past 4 (`max_concurrent_requests=4`, like TEI past its limit) and one that serves 64.\n"
+        "off on 429 or timeouts and when latency shows queueing, at most 64), against three endpoints. The "
+        "stand-in admits as TEI does: one permit per input, and a batch's inputs wait for permits, so batches "
+        "are queued, never answered 429 (TEI's `router/src/http/server.rs` `embed`: `acquire_permit().await` per "
+        "input of a batch; only a single input meets `try_acquire_permit()` and its 429). (1) 4 replicas with "
+        f"`max_concurrent_requests={4 * TUTORIAL_BATCH}` (4 batches of 64): requests past 4 wait in the "
+        "endpoint's queue, so the client sees latency grow, not 429s. (2) 4 replicas behind a benchmark-only "
+        "gateway (`benchmarks/_serve.py --reject-past 4`, standing for a proxy or rate limiter with a "
+        "concurrency cap) that answers `429 Overloaded` (no `Retry-After`, as TEI) to a request arriving while "
+        "4 are in flight; the refused requests never reach the endpoint. (3) 64 replicas with slow requests, "
+        "each replica with TEI's default 512 permits, so 64 requests in flight are all served at once.\n"
     )
-    for a in adapt:
+    for number, a in enumerate(adapt, 1):
         cap = a.spec.capacity()
         rows = [
             [name, f"{rate:,.0f}", f"{rate / cap:.2f}", f"{n429:,}", limit, failed or "completed"]
             for name, rate, n429, limit, failed in a.rows
         ]
-        out.append(f"Endpoint that {a.label}: `{a.spec.describe()}`, capacity {cap:,.0f} records/s.\n")
+        out.append(f"({number}) Endpoint that {a.label}: `{a.spec.describe()}`, capacity {cap:,.0f} records/s.\n")
         out.append(
             table(
                 ["client concurrency", "records/s", "of capacity", "429s per run", "limit at end (highest)", "outcome"],
