@@ -216,6 +216,22 @@ class PineconeStore(PineconeVectorStore):
         self.sparse_embedding = sparse_embedding
         """Sparse embeddings for hybrid writes and queries (``None``: dense only)."""
 
+    @classmethod
+    def _on_writer(cls, writer: IndexWriter, embedding: Embeddings) -> PineconeStore:
+        """A store that writes through ``writer`` (its pools, its dimension cache): how a Stack builds its store."""
+        store = cls(
+            embedding=embedding,
+            text_key=writer.text_key,
+            namespace=writer.namespace,
+            pinecone_api_key=writer._api_key(),
+            host=writer.host,
+            truncate_text=writer.truncate_text,
+            retry=writer.retry,
+            upsert_concurrency=writer.upsert_concurrency,
+        )
+        store._writer = writer
+        return store
+
     @property
     def writer(self) -> IndexWriter:
         """The :class:`~hf_pinecone.writer.IndexWriter` this store writes, fetches and deletes through."""
