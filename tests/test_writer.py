@@ -151,7 +151,7 @@ def test_store_delegates_to_its_writer(host: str) -> None:
 # ------------------------------------------------------------------------------------------------ ingest
 
 
-def _stored(store: PineconeStore, ids: list[str]) -> dict[str, Any]:
+def _stored(store: PineconeStore, ids: list[str]) -> dict[str | None, Any]:
     return {doc.id: (doc.page_content, doc.metadata) for doc in store.get_by_ids(ids)}
 
 
