@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncSparseEndpointClient": "hf_pinecone.sparse_embeddings",
     # Pinecone
     "PineconeStore": "hf_pinecone.store",
+    "IndexWriter": "hf_pinecone.writer",
     "ensure_index": "hf_pinecone.store",
     "describe_index": "hf_pinecone.control",
     "delete_index": "hf_pinecone.control",
@@ -168,3 +169,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from hf_pinecone.stack import open_stack as open_stack
     from hf_pinecone.store import PineconeStore as PineconeStore
     from hf_pinecone.store import ensure_index as ensure_index
+    from hf_pinecone.writer import IndexWriter as IndexWriter

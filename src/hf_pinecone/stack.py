@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from hf_pinecone._pinecone.control import IndexDescription
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
     from hf_pinecone.store import PineconeStore
+    from hf_pinecone.writer import IndexWriter
 
 __all__ = ["PineconeTarget", "Stack", "from_env", "open_endpoint", "open_pinecone", "open_stack"]
 
@@ -251,7 +253,7 @@ class Stack:
     Attributes:
         settings: The resolved settings.
         embeddings: Embeddings through the Inference Endpoint (or the local one).
-        store: The vector store on the index.
+        writer: Writes, fetches by id and deletes on the index, without LangChain (what ``ingest`` needs).
         index_name: Name of the index.
         index_host: Data-plane host of the index.
         endpoint_url: URL of the endpoint in use.
@@ -260,11 +262,22 @@ class Stack:
 
     settings: Settings
     embeddings: InferenceEndpointEmbeddings
-    store: PineconeStore
+    writer: IndexWriter
     index_name: str
     index_host: str
     endpoint_url: str
     pinecone: PineconeTarget
+
+    @functools.cached_property
+    def store(self) -> PineconeStore:
+        """The LangChain vector store on the index, built on first access over :attr:`writer`.
+
+        Built lazily because importing LangChain costs about 0.7 s of CPU, which a command that only writes
+        (``hf-pinecone ingest``) does not need to pay.
+        """
+        from hf_pinecone.store import PineconeStore
+
+        return PineconeStore._on_writer(self.writer, self.embeddings)
 
     @property
     def namespace(self) -> str | None:
@@ -326,8 +339,9 @@ def open_stack(settings: Settings | None = None, *, create_index: bool = True, *
     settings_kw, embeddings_kw = _split_overrides(overrides)
     resolved = _resolve_settings(settings, settings_kw)
     check_index_name(resolved.index_name)
+    from hf_pinecone._pinecone.control import ensure_index
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
-    from hf_pinecone.store import PineconeStore, ensure_index
+    from hf_pinecone.writer import IndexWriter
 
     with contextlib.ExitStack() as resources:
         target = resources.enter_context(open_pinecone(resolved))
@@ -349,16 +363,16 @@ def open_stack(settings: Settings | None = None, *, create_index: bool = True, *
                 api_key=target.api_key.get_secret_value(),
                 host=target.controller_host,
             )
-        store = PineconeStore(
-            embedding=embeddings,
+        writer = IndexWriter(
+            host=index_host,
             namespace=resolved.namespace,
             pinecone_api_key=target.api_key.get_secret_value(),
-            host=index_host,
         )
+        resources.callback(writer.close)
         yield Stack(
             settings=resolved,
             embeddings=embeddings,
-            store=store,
+            writer=writer,
             index_name=resolved.index_name,
             index_host=index_host,
             endpoint_url=endpoint_url,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,8 +36,6 @@ from pydantic import SecretStr
 
 from hf_pinecone._pinecone.control import (
     IndexDescription,
-    adescribe_index,
-    describe_index,
     embedding_dimension,
     ensure_index,
 )
@@ -51,7 +48,6 @@ from hf_pinecone._pinecone.limits import (
 )
 from hf_pinecone._pinecone.records import (
     UpsertRecord,
-    check_dimension,
     check_id,
     dedupe_last_wins,
     metadata_size,
@@ -59,14 +55,13 @@ from hf_pinecone._pinecone.records import (
     plan_upsert_batches,
     prepare_metadata,
     prepare_records,
-    sparse_only_records,
-    with_sparse,
 )
 from hf_pinecone._pinecone.sparse import SparseVector, check_alpha, check_sparse, hybrid_scale
 from hf_pinecone._protocol import check_texts
 from hf_pinecone._retry import RetryPolicy
 from hf_pinecone.errors import ConfigurationError, IndexMismatchError, InvalidRecordError
 from hf_pinecone.ids import content_id
+from hf_pinecone.writer import DEFAULT_UPSERT_CONCURRENCY, IndexWriter, VectorRecord
 
 __all__ = [
     "MAX_FETCH_IDS",
@@ -87,11 +82,9 @@ __all__ = [
     "prepare_records",
 ]
 
-_DEFAULT_CONCURRENCY = 4
 _UNRESOLVED = "hf-pinecone://unresolved"  # handed to the base class so that it does not look the host up
 # Options of the SDK's Index.upsert that mean nothing here: requests are always sent concurrently and bounded.
 _IGNORED_UPSERT_OPTIONS = frozenset({"async_req", "pool_threads", "show_progress"})
-VectorRecord = tuple[str, "Sequence[float] | None", "dict[str, Any] | None"]
 
 
 def _to_document(record_id: str | None, metadata: dict[str, Any] | None, text_key: str) -> Document:
@@ -185,17 +178,16 @@ class PineconeStore(PineconeVectorStore):
         controller_host: str | None = None,
         truncate_text: bool = False,
         retry: RetryPolicy | None = None,
-        upsert_concurrency: int = _DEFAULT_CONCURRENCY,
+        upsert_concurrency: int = DEFAULT_UPSERT_CONCURRENCY,
         sparse_embedding: Any | None = None,
     ) -> None:
         if upsert_concurrency < 1:
             raise ConfigurationError(f"upsert_concurrency must be >= 1, got {upsert_concurrency}")
-        self._host_lock = threading.Lock()
-        self._resolved_host: str | None = None
-        self._index_name = index_name or os.environ.get("PINECONE_INDEX_NAME") or None
-        self._controller_host = controller_host
+        self._writer: IndexWriter | None = None
+        self._initial_host: str | None = None  # what the base class sets as _index_host, before the writer exists
+        index_name = index_name or os.environ.get("PINECONE_INDEX_NAME") or None
         explicit_host = host or os.environ.get("PINECONE_HOST")
-        lazy = index is None and not explicit_host and self._index_name is not None
+        lazy = index is None and not explicit_host and index_name is not None
         if embedding is None and sparse_embedding is not None:
             embedding = _NoDenseEmbeddings()
         super().__init__(
@@ -208,79 +200,109 @@ class PineconeStore(PineconeVectorStore):
             index_name=index_name,
             host=_UNRESOLVED if lazy else host,
         )
-        self.truncate_text = truncate_text
-        """Shorten over-long stored text instead of raising MetadataTooLargeError."""
-        self.retry = retry or RetryPolicy()
-        """Retry policy for 429/5xx and connection failures on every request."""
-        self.upsert_concurrency = upsert_concurrency
-        """Requests in flight at once within one call."""
+        # The writes, fetches by id, lists, deletes and stats: one IndexWriter on the host the base class settled
+        # on (the index object's, the given one, or none yet: then index_name is looked up at the first call).
+        self._writer = IndexWriter(
+            host=None if self._initial_host in (None, _UNRESOLVED) else self._initial_host,
+            index_name=index_name,
+            pinecone_api_key=self._api_key(),
+            controller_host=controller_host,
+            namespace=self._namespace,
+            text_key=self._text_key,
+            truncate_text=truncate_text,
+            retry=retry,
+            upsert_concurrency=upsert_concurrency,
+        )
         self.sparse_embedding = sparse_embedding
         """Sparse embeddings for hybrid writes and queries (``None``: dense only)."""
-        self._index_dimension: int | None = None
-        self._index_metric: str | None = None
-        self._vector_type = "dense"
-        self._dimension_known = False
-        self._dimension_lock = threading.Lock()
-        self._data_plane: DataPlane | None = None
-        self._data_plane_lock = threading.Lock()
 
-    # -- the index host, resolved lazily ---
+    @classmethod
+    def _on_writer(cls, writer: IndexWriter, embedding: Embeddings) -> PineconeStore:
+        """A store that writes through ``writer`` (its pools, its dimension cache): how a Stack builds its store."""
+        store = cls(
+            embedding=embedding,
+            text_key=writer.text_key,
+            namespace=writer.namespace,
+            pinecone_api_key=writer._api_key(),
+            host=writer.host,
+            truncate_text=writer.truncate_text,
+            retry=writer.retry,
+            upsert_concurrency=writer.upsert_concurrency,
+        )
+        store._writer = writer
+        return store
+
+    @property
+    def writer(self) -> IndexWriter:
+        """The :class:`~hf_pinecone.writer.IndexWriter` this store writes, fetches and deletes through."""
+        assert self._writer is not None  # set at the end of __init__
+        return self._writer
+
+    @property
+    def truncate_text(self) -> bool:
+        """Shorten over-long stored text instead of raising MetadataTooLargeError."""
+        return self.writer.truncate_text
+
+    @truncate_text.setter
+    def truncate_text(self, value: bool) -> None:
+        self.writer.truncate_text = value
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """Retry policy for 429/5xx and connection failures on every request."""
+        return self.writer.retry
+
+    @retry.setter
+    def retry(self, value: RetryPolicy) -> None:
+        self.writer.retry = value
+
+    @property
+    def upsert_concurrency(self) -> int:
+        """Requests in flight at once within one call."""
+        return self.writer.upsert_concurrency
+
+    @upsert_concurrency.setter
+    def upsert_concurrency(self, value: int) -> None:
+        self.writer.upsert_concurrency = value
+
+    # -- the index host, resolved lazily (by the writer) ---
 
     @property
     def _index_host(self) -> str:
         """The index host; an ``index_name`` is looked up on the control plane on first read."""
-        if self._resolved_host is None or self._resolved_host == _UNRESOLVED:
-            with self._host_lock:
-                if self._resolved_host is None or self._resolved_host == _UNRESOLVED:
-                    self._resolved_host = self._describe().host
-        return self._resolved_host
+        if self._writer is None:  # only while the base class constructs
+            return self._initial_host or _UNRESOLVED
+        return self._writer.host
 
     @_index_host.setter
     def _index_host(self, value: str) -> None:
-        self._resolved_host = value
+        if self._writer is None:
+            self._initial_host = value
+        else:
+            self._writer._set_host(value)
 
     def _api_key(self) -> str:
         key: Any = self._pinecone_api_key
         return str(key.get_secret_value() if isinstance(key, SecretStr) else key)
 
-    def _describe(self) -> IndexDescription:
-        assert self._index_name is not None  # only unresolved when constructed from a name
-        return describe_index(self._index_name, api_key=self._api_key(), host=self._controller_host, retry=self.retry)
-
     async def _aplane(self) -> DataPlane:
-        if self._data_plane is None and self._resolved_host in (None, _UNRESOLVED):
-            assert self._index_name is not None
-            description = await adescribe_index(
-                self._index_name, api_key=self._api_key(), host=self._controller_host, retry=self.retry
-            )
-            with self._host_lock:
-                if self._resolved_host in (None, _UNRESOLVED):
-                    self._resolved_host = description.host
-        return self._plane()
+        return await self.writer._aplane()
 
     def _plane(self) -> DataPlane:
-        if self._data_plane is None:
-            host = self._index_host  # may resolve: outside the lock
-            with self._data_plane_lock:
-                if self._data_plane is None:
-                    self._data_plane = DataPlane(
-                        host, self._api_key(), retry=self.retry, concurrency=self.upsert_concurrency
-                    )
-        return self._data_plane
+        return self.writer._plane()
 
     def __repr__(self) -> str:
-        where = self._resolved_host if self._resolved_host not in (None, _UNRESOLVED) else self._index_name
-        return f"{type(self).__name__}(host={where!r}, namespace={self._namespace!r})"
+        return f"{type(self).__name__}{repr(self.writer).removeprefix('IndexWriter')}"
 
     @property
     def host(self) -> str:
         """The index host (resolved through the control plane on first use when built from ``index_name``)."""
-        return self._index_host
+        return self.writer.host
 
     @property
     def index_dimension(self) -> int | None:
         """The index's dimension as learned from ``describe_index_stats`` (read once, at the first write)."""
-        return self._index_dimension if self._dimension_known else None
+        return self.writer.index_dimension
 
     @property
     def namespace(self) -> str | None:
@@ -294,13 +316,11 @@ class PineconeStore(PineconeVectorStore):
 
     async def aclose(self, *args: Any, **kwargs: Any) -> None:
         """Close the connection pools of the running event loop (a later call opens new ones)."""
-        if self._data_plane is not None:
-            await self._data_plane.aclose()
+        await self.writer.aclose()
 
     def close(self) -> None:
         """Close the sync connection pool."""
-        if self._data_plane is not None:
-            self._data_plane.close()
+        self.writer.close()
 
     # -- shared planning ---
 
@@ -346,81 +366,19 @@ class PineconeStore(PineconeVectorStore):
         ]
         return texts, record_ids, stored
 
-    def _prepare_vectors(
-        self, records: Sequence[VectorRecord]
-    ) -> tuple[list[str], list[Sequence[float] | None], list[dict[str, Any]]]:
-        ids = [check_id(record[0]) for record in records]
-        metadatas = [
-            prepare_metadata(rid, record[2], text_key=self._text_key, truncate_text=self.truncate_text)
-            for rid, record in zip(ids, records, strict=True)
-        ]
-        return ids, [record[1] for record in records], metadatas
-
-    def _remember_dimension(self, stats: dict[str, Any]) -> int | None:
-        dimension = stats.get("dimension")
-        with self._dimension_lock:
-            self._index_dimension = int(dimension) if dimension else None
-            # describe_index_stats answers carry "metric" and "vectorType" (API 2025-04).
-            metric, vector_type = stats.get("metric"), stats.get("vectorType")
-            self._index_metric = str(metric) if metric else None
-            self._vector_type = str(vector_type) if vector_type else "dense"
-            self._dimension_known = True
-            return self._index_dimension
-
     def _index_dim(self) -> int | None:
-        if not self._dimension_known:
-            self.describe_index_stats()
-        return self._index_dimension
+        return self.writer._index_dim()
 
     async def _aindex_dim(self) -> int | None:
-        if not self._dimension_known:
-            await self.adescribe_index_stats()
-        return self._index_dimension
+        return await self.writer._aindex_dim()
 
     def index_vector_type(self) -> str:
         """``"dense"`` or ``"sparse"``: the index's vector type (from its stats, read once)."""
-        self._index_dim()
-        return self._vector_type
+        return self.writer.index_vector_type()
 
     async def aindex_vector_type(self) -> str:
         """Async :meth:`index_vector_type`."""
-        await self._aindex_dim()
-        return self._vector_type
-
-    def _build_batches(
-        self,
-        ids: Sequence[str],
-        vectors: Sequence[Sequence[float] | None] | np.ndarray,
-        metadatas: Sequence[dict[str, Any]],
-        namespace: str | None,
-        index_dimension: int | None,
-        batch_size: int | None,
-        sparse: Sequence[SparseVector | None] | None = None,
-    ) -> list[list[UpsertRecord]]:
-        where = repr(self._resolved_host or self._index_name)
-        if self._vector_type == "sparse":
-            if any(v is not None and len(v) for v in vectors):
-                raise InvalidRecordError(
-                    f"index {where} is a sparse index: it stores no dense values (pass None as the vector)",
-                    record_id=None,
-                    field="values",
-                )
-            if sparse is None:
-                raise ConfigurationError(f"index {where} is a sparse index: pass sparse_values= (or sparse_embedding=)")
-            records = sparse_only_records(ids, sparse, metadatas)
-        else:
-            if any(v is None for v in vectors):
-                raise InvalidRecordError(
-                    f"index {where} is a dense index: every record needs a dense vector", record_id=None, field="values"
-                )
-            if len(vectors):
-                check_dimension(index_dimension, len(vectors[0]), where)  # type: ignore[arg-type]
-            records = prepare_records(ids, vectors, metadatas)  # type: ignore[arg-type]
-            if sparse is not None:
-                records = with_sparse(records, sparse)
-        records = dedupe_last_wins(records)
-        max_records = MAX_UPSERT_RECORDS if batch_size is None else max(1, min(batch_size, MAX_UPSERT_RECORDS))
-        return plan_upsert_batches(records, namespace=namespace, max_records=max_records)
+        return await self.writer.aindex_vector_type()
 
     # -- vectors in, ids out ---
 
@@ -458,13 +416,7 @@ class PineconeStore(PineconeVectorStore):
                 indices, ...); nothing was written.
             PineconeRequestError: Pinecone refused a request or stayed unavailable (a subclass says which).
         """
-        if not records:
-            return 0
-        namespace = self._ns(namespace)
-        ids, vectors, metadatas = self._prepare_vectors(records)
-        dimension = self._index_dim()
-        batches = self._build_batches(ids, vectors, metadatas, namespace, dimension, None, sparse_values)
-        return self._plane().upsert(batches, namespace)
+        return self.writer.upsert_vectors(records, namespace=self._ns(namespace), sparse_values=sparse_values)
 
     async def aupsert_vectors(
         self,
@@ -474,13 +426,7 @@ class PineconeStore(PineconeVectorStore):
         sparse_values: Sequence[SparseVector | None] | None = None,
     ) -> int:
         """Async :meth:`upsert_vectors`."""
-        if not records:
-            return 0
-        namespace = self._ns(namespace)
-        ids, vectors, metadatas = self._prepare_vectors(records)
-        dimension = await self._aindex_dim()
-        batches = self._build_batches(ids, vectors, metadatas, namespace, dimension, None, sparse_values)
-        return await (await self._aplane()).aupsert(batches, namespace)
+        return await self.writer.aupsert_vectors(records, namespace=self._ns(namespace), sparse_values=sparse_values)
 
     def add_texts(
         self,
@@ -533,10 +479,12 @@ class PineconeStore(PineconeVectorStore):
             sparse = self.sparse_embedding.embed_documents(round_texts) if self.sparse_embedding is not None else None
             vectors: Any = (
                 [None] * len(round_texts)
-                if self._vector_type == "sparse"
+                if self.writer._vector_type == "sparse"
                 else self._embedding.embed_documents(round_texts)
             )
-            batches = self._build_batches(round_ids, vectors, round_stored, namespace, dimension, batch_size, sparse)
+            batches = self.writer._build_batches(
+                round_ids, vectors, round_stored, namespace, dimension, batch_size, sparse
+            )
             plane.upsert(batches, namespace, concurrent=async_req)
         return record_ids
 
@@ -567,10 +515,10 @@ class PineconeStore(PineconeVectorStore):
             )
             vectors: Any = (
                 [None] * len(round_texts)
-                if self._vector_type == "sparse"
+                if self.writer._vector_type == "sparse"
                 else await self._embedding.aembed_documents(round_texts)
             )
-            batches = self._build_batches(
+            batches = self.writer._build_batches(
                 round_ids, vectors, round_stored, namespace, index_dimension, batch_size, sparse
             )
             await plane.aupsert(batches, namespace)
@@ -615,15 +563,11 @@ class PineconeStore(PineconeVectorStore):
         Returns:
             The subset of ``ids`` that exist.
         """
-        if not ids:
-            return set()
-        return set(self._plane().fetch(ids, self._ns(namespace))) & set(ids)
+        return self.writer.existing_ids(ids, namespace=self._ns(namespace))
 
     async def aexisting_ids(self, ids: Sequence[str], *, namespace: str | None = None) -> set[str]:
         """Async :meth:`existing_ids`."""
-        if not ids:
-            return set()
-        return set(await (await self._aplane()).afetch(ids, self._ns(namespace))) & set(ids)
+        return await self.writer.aexisting_ids(ids, namespace=self._ns(namespace))
 
     # -- search ---
 
@@ -677,22 +621,23 @@ class PineconeStore(PineconeVectorStore):
         """
         alpha = check_alpha(alpha)
         clean = check_sparse(sparse)
-        where = repr(self._resolved_host or self._index_name)
-        if self._vector_type == "sparse":
+        where = self.writer._where
+        if self.writer._vector_type == "sparse":
             if dense is not None and alpha > 0:
                 raise IndexMismatchError(
                     f"index {where} is a sparse index: it has no dense values to weight by alpha={alpha:g}; search it "
                     "with sparse_search_with_score, or fuse it with a dense index (HybridRetriever(sparse_store=...))"
                 )
             return None, clean
-        if self._index_metric not in (None, "dotproduct"):
+        metric = self.writer._index_metric
+        if metric not in (None, "dotproduct"):
             raise IndexMismatchError(
-                f"index {where} uses the {self._index_metric} metric: Pinecone answers sparse (and sparse-dense) "
+                f"index {where} uses the {metric} metric: Pinecone answers sparse (and sparse-dense) "
                 "queries only on dotproduct indexes; create one with ensure_index(..., metric='dotproduct'), or "
                 "keep the sparse vectors in a sparse index and fuse (HybridRetriever(sparse_store=...))"
             )
         if dense is None:
-            dimension = self._index_dimension
+            dimension = self.writer._index_dimension
             if dimension is None:
                 raise IndexMismatchError(f"index {where} reports no dimension; cannot send a sparse-only query")
             return [0.0] * dimension, clean
@@ -772,7 +717,7 @@ class PineconeStore(PineconeVectorStore):
         check_alpha(alpha)
         sparse_embedding = self._sparse_embedding()
         self._index_dim()
-        if self._vector_type == "sparse" or alpha == 0:
+        if self.writer._vector_type == "sparse" or alpha == 0:
             sparse, dense = sparse_embedding.embed_query(query), None
         else:  # the two embedding requests go out at once: a hybrid query costs one round trip, not two
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-pinecone-sparse") as pool:
@@ -796,7 +741,7 @@ class PineconeStore(PineconeVectorStore):
         check_alpha(alpha)
         await self._aindex_dim()
         sparse_task = self._sparse_embedding().aembed_query(query)
-        if self._vector_type == "sparse" or alpha == 0:
+        if self.writer._vector_type == "sparse" or alpha == 0:
             sparse, dense = await sparse_task, None
         else:
             sparse, dense = await asyncio.gather(sparse_task, self._embedding.aembed_query(query))
@@ -910,9 +855,7 @@ class PineconeStore(PineconeVectorStore):
             filter: Pinecone metadata filter.
             **kwargs: Accepted for interface compatibility.
         """
-        if ids is not None and not ids and not delete_all and filter is None:
-            return
-        self._plane().delete(self._ns(namespace), ids=ids, delete_all=bool(delete_all), filter=filter)
+        self.writer.delete(ids, delete_all, self._ns(namespace), filter)
 
     async def adelete(
         self,
@@ -923,10 +866,7 @@ class PineconeStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> None:
         """Async :meth:`delete`."""
-        if ids is not None and not ids and not delete_all and filter is None:
-            return
-        plane = await self._aplane()
-        await plane.adelete(self._ns(namespace), ids=ids, delete_all=bool(delete_all), filter=filter)
+        await self.writer.adelete(ids, delete_all, self._ns(namespace), filter)
 
     # -- constructors of the base class, without the SDK's control-plane lookup ---
 
@@ -1010,6 +950,7 @@ class PineconeStore(PineconeVectorStore):
     ) -> PineconeStore:
         """A store on an existing index, looked up at first use (``pool_threads`` accepted for compatibility)."""
         return cls(index_name=index_name, embedding=embedding, text_key=text_key, namespace=namespace, **kwargs)
+
     # -- list ---
 
     def list_ids(self, *, prefix: str | None = None, namespace: str | None = None) -> list[str]:
@@ -1025,36 +966,18 @@ class PineconeStore(PineconeVectorStore):
         Returns:
             The ids, in the order Pinecone pages them.
         """
-        plane = self._plane()
-        ids: list[str] = []
-        token: str | None = None
-        while True:
-            page, token = plane.list_page(self._ns(namespace), prefix=prefix, token=token)
-            ids.extend(page)
-            if not token:
-                return ids
+        return self.writer.list_ids(prefix=prefix, namespace=self._ns(namespace))
 
     async def alist_ids(self, *, prefix: str | None = None, namespace: str | None = None) -> list[str]:
         """Async :meth:`list_ids`."""
-        plane = await self._aplane()
-        ids: list[str] = []
-        token: str | None = None
-        while True:
-            page, token = await plane.alist_page(self._ns(namespace), prefix=prefix, token=token)
-            ids.extend(page)
-            if not token:
-                return ids
+        return await self.writer.alist_ids(prefix=prefix, namespace=self._ns(namespace))
 
     # -- stats ---
 
     def describe_index_stats(self) -> dict[str, Any]:
         """The index's stats as Pinecone answers them (``dimension``, ``namespaces``, ``totalVectorCount``)."""
-        stats = self._plane().describe_index_stats()
-        self._remember_dimension(stats)
-        return stats
+        return self.writer.describe_index_stats()
 
     async def adescribe_index_stats(self) -> dict[str, Any]:
         """Async :meth:`describe_index_stats`."""
-        stats = await (await self._aplane()).adescribe_index_stats()
-        self._remember_dimension(stats)
-        return stats
+        return await self.writer.adescribe_index_stats()

@@ -15,9 +15,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from langchain_core.embeddings import Embeddings
+from typing import TYPE_CHECKING, Any
 
 from hf_pinecone._pinecone import protocol
 from hf_pinecone._pinecone.limits import MAX_DIMENSION, METRICS, index_name_problem
@@ -30,6 +28,9 @@ from hf_pinecone.errors import (
     PineconeRequestError,
     PineconeStoreError,
 )
+
+if TYPE_CHECKING:  # only annotations: the data plane and ingestion import this module without LangChain
+    from langchain_core.embeddings import Embeddings
 
 __all__ = [
     "IndexDescription",

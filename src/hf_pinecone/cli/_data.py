@@ -437,7 +437,7 @@ def ingest_cmd(
         try:
             report = ingest(
                 source,
-                store=stack.store,
+                store=stack.writer,  # no LangChain import: see issue 14 (CLI fixed cost)
                 embeddings=stack.embeddings,
                 column=column,
                 id_column=id_column,

@@ -41,10 +41,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hf_pinecone._pinecone.records import id_problem, metadata_problem
 from hf_pinecone._tokenize import Token, char_offsets
@@ -52,6 +49,10 @@ from hf_pinecone.errors import ChunkError, ConfigurationError, EndpointRequestEr
 from hf_pinecone.ingestion.core import DetailedEmbeddings, VectorWriter, _chunk_error, aprocess_chunk, process_chunk
 from hf_pinecone.ingestion.records import TEXT_KEY, Record
 from hf_pinecone.ingestion.report import ChunkResult, RejectedRecord
+
+if TYPE_CHECKING:  # LangChain is imported only by the code that uses it (about 0.7 s of CPU)
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import VectorStore
 
 __all__ = [
     "CHUNK_METADATA_KEYS",

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
-
-from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hf_pinecone.errors import (
     ChunkError,
@@ -33,6 +30,10 @@ from hf_pinecone.errors import (
 )
 from hf_pinecone.ingestion.records import TEXT_KEY, Record
 from hf_pinecone.ingestion.report import ChunkResult, RejectedRecord
+
+if TYPE_CHECKING:  # LangChain is imported only by the code that uses it (about 0.7 s of CPU)
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import VectorStore
 
 __all__ = [
     "DetailedEmbeddings",

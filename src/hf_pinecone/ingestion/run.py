@@ -23,11 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
-
-from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
-from langchain_pinecone import PineconeVectorStore
+from typing import IO, TYPE_CHECKING, Any
 
 from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
 from hf_pinecone.embeddings import InferenceEndpointEmbeddings
@@ -47,6 +43,11 @@ from hf_pinecone.ingestion.core import VectorWriter, aprocess_chunk, namespace_i
 from hf_pinecone.ingestion.records import RecordPreparer
 from hf_pinecone.ingestion.report import REJECTED_SAMPLE, ChunkResult, IngestReport, RejectedRecord
 from hf_pinecone.ingestion.sources import Chunk, Reader, Source, open_source
+from hf_pinecone.writer import IndexWriter
+
+if TYPE_CHECKING:  # LangChain is imported only when the caller brings a LangChain store (about 0.7 s of CPU)
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import VectorStore
 
 __all__ = ["aingest", "ingest"]
 
@@ -125,6 +126,18 @@ class _Totals:
         )
 
 
+def _writes_to_pinecone(store: Any) -> bool:
+    """Whether ``store`` writes to a Pinecone index: an :class:`IndexWriter` or a langchain-pinecone store.
+
+    langchain-pinecone is looked up in ``sys.modules`` rather than imported: if it was never imported, ``store``
+    cannot be one of its classes, and a run through an :class:`IndexWriter` never pays for importing it.
+    """
+    if isinstance(store, IndexWriter):
+        return True
+    langchain_pinecone = sys.modules.get("langchain_pinecone")
+    return langchain_pinecone is not None and isinstance(store, langchain_pinecone.PineconeVectorStore)
+
+
 def _credentials(*holders: Any) -> list[str]:
     """Literal secrets held by the store and the embeddings, to scrub from messages.
 
@@ -173,7 +186,7 @@ def _progress_bar(total: int | None, enabled: bool) -> Any:
 async def aingest(
     source: Source,
     *,
-    store: VectorStore,
+    store: VectorStore | VectorWriter,
     embeddings: Embeddings | None = None,
     column: str | None = None,
     id_column: str | None = None,
@@ -208,16 +221,16 @@ async def aingest(
     if chunk_overlap is not None and chunk_tokens is None:
         raise ConfigurationError("chunk_overlap applies to chunking: give chunk_tokens too")
     if embeddings is None:
-        embeddings = store.embeddings
+        embeddings = getattr(store, "embeddings", None)  # an IndexWriter has none
     if sparse_embeddings is not None and not isinstance(store, VectorWriter):
         raise ConfigurationError(
             f"sparse_embeddings= needs a PineconeStore (it writes sparse values), not {type(store).__name__}"
         )
     if embeddings is None and isinstance(store, VectorWriter) and sparse_embeddings is None:
         raise ConfigurationError("no embeddings: pass embeddings= or give the store an embedding")
-    if namespace is None and isinstance(store, PineconeVectorStore):
+    if namespace is None and _writes_to_pinecone(store):
         namespace = getattr(store, "namespace", None)
-    if max_metadata_bytes is None and isinstance(store, PineconeVectorStore):
+    if max_metadata_bytes is None and _writes_to_pinecone(store):
         max_metadata_bytes = MAX_METADATA_BYTES
     if isinstance(embeddings, InferenceEndpointEmbeddings):
         # Resolved first: a missing endpoint URL fails here, before any file is opened.
@@ -358,14 +371,14 @@ async def _close_loop_clients(embeddings: Any, store: Any) -> None:
     """Close the connection pools opened on the private loop that ends with :func:`ingest`."""
     if isinstance(embeddings, InferenceEndpointEmbeddings):
         await embeddings.aclose()
-    if isinstance(store, PineconeVectorStore):
+    if _writes_to_pinecone(store):
         await store.aclose()
 
 
 def ingest(
     source: Source,
     *,
-    store: VectorStore,
+    store: VectorStore | VectorWriter,
     embeddings: Embeddings | None = None,
     column: str | None = None,
     id_column: str | None = None,
@@ -392,18 +405,19 @@ def ingest(
     the start (a first load), there is nothing to skip and no chunk is checked.
 
     Each chunk goes through :func:`~hf_pinecone.ingestion.aprocess_chunk`: with a
-    :class:`~hf_pinecone.store.PineconeStore` (a :class:`~hf_pinecone.ingestion.VectorWriter`), records go
-    through the embeddings' batching (``aembed_documents_encoded`` when the embeddings have it: the endpoint's
-    JSON numbers go into the upsert body as they are; else ``aembed_documents_detailed``; with their prefixes
-    and prompt) and the store's bounded upserts. Any other LangChain ``VectorStore`` is written through
-    ``add_texts(texts, metadatas, ids=...)`` with its own embeddings; its existence check uses ``get_by_ids``
-    when the store implements it.
+    :class:`~hf_pinecone.store.PineconeStore` or an :class:`~hf_pinecone.writer.IndexWriter` (both are
+    :class:`~hf_pinecone.ingestion.VectorWriter` s), records go through the embeddings' batching
+    (``aembed_documents_encoded`` when the embeddings have it: the endpoint's JSON numbers go into the upsert
+    body as they are; else ``aembed_documents_detailed``; with their prefixes and prompt) and the store's
+    bounded upserts; an ``IndexWriter`` needs ``embeddings=`` and imports no LangChain. Any other LangChain
+    ``VectorStore`` is written through ``add_texts(texts, metadatas, ids=...)`` with its own embeddings; its
+    existence check uses ``get_by_ids`` when the store implements it.
 
     Args:
         source: An iterable of strings or of records (mappings); a ``datasets.Dataset`` / ``IterableDataset``;
             or the path of a local ``.parquet``, ``.jsonl``/``.json``, ``.csv``/``.tsv`` or ``.txt`` file
             (read streaming; for ``.txt`` each non-blank line is a record).
-        store: Where to write.
+        store: Where to write: a ``PineconeStore``, an ``IndexWriter`` or any LangChain ``VectorStore``.
         embeddings: The embeddings to use; defaults to ``store.embeddings``.
         column: The text column of records (default ``"text"``).
         id_column: Column holding record ids; by default ids are derived from the text and namespace.
@@ -445,7 +459,7 @@ def ingest(
         IngestInterrupted: Ctrl-C (a ``KeyboardInterrupt``); ``exc.report`` says what was stored before it.
             Running the same call again resumes: stored records are skipped.
     """
-    chosen_embeddings = embeddings if embeddings is not None else store.embeddings
+    chosen_embeddings = embeddings if embeddings is not None else getattr(store, "embeddings", None)
 
     async def run_and_close() -> IngestReport:
         try:
