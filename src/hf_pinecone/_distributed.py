@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hf_pinecone.embeddings import InferenceEndpointEmbeddings
-    from hf_pinecone.store import PineconeStore
+    from hf_pinecone.writer import IndexWriter
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -353,17 +353,17 @@ class ChunkWorker:
         self.spec = spec
         self._claims = _Claims()
         self._embeddings: InferenceEndpointEmbeddings | None = None
-        self._store: PineconeStore | None = None
+        self._store: IndexWriter | None = None
 
     def __repr__(self) -> str:
         return f"ChunkWorker(endpoint={self.spec.endpoint_url!r}, index_host={self.spec.index_host!r})"
 
-    def _open(self) -> tuple[InferenceEndpointEmbeddings, PineconeStore]:
+    def _open(self) -> tuple[InferenceEndpointEmbeddings, IndexWriter]:
         if self._embeddings is None or self._store is None:
             from pydantic import SecretStr
 
             from hf_pinecone.embeddings import InferenceEndpointEmbeddings
-            from hf_pinecone.store import PineconeStore
+            from hf_pinecone.writer import IndexWriter
 
             token = self.spec.resolve_hf_token()
             options = dict(self.spec.embedding_options)
@@ -372,8 +372,9 @@ class ChunkWorker:
                 hf_token=SecretStr(token) if token else None,
                 **options,
             )
-            self._store = PineconeStore(
-                embedding=embeddings,
+            # The LangChain-free writer: a worker never searches, and does not pay for importing LangChain's
+            # vector-store stack (~0.5 s of CPU per worker process).
+            self._store = IndexWriter(
                 namespace=self.spec.namespace,
                 pinecone_api_key=self.spec.resolve_pinecone_api_key(),
                 host=self.spec.index_host,
@@ -413,6 +414,8 @@ class ChunkWorker:
         """Close this event loop's HTTP clients."""
         if self._embeddings is not None:
             await self._embeddings.aclose()
+        if self._store is not None:
+            await self._store.aclose()
 
 
 # --------------------------------------------------------------------------------------------------- driver

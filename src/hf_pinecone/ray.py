@@ -43,8 +43,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
-
 try:
     import ray
     import ray.data
@@ -224,7 +222,7 @@ class PineconeDatasink(Datasink[int]):
 
     Rows need ``id`` and ``values`` (the vector) columns, and optionally ``metadata`` (a struct/dict or a JSON
     string; put the text under ``"text"`` yourself). Records are validated and sent as by
-    :meth:`~hf_pinecone.store.PineconeStore.upsert_vectors` (<= 1,000 records and < 2 MB per request, retried
+    :meth:`~hf_pinecone.writer.IndexWriter.upsert_vectors` (<= 1,000 records and < 2 MB per request, retried
     on 429/5xx). After the write, :attr:`upserted` holds the number of records Pinecone acknowledged.
 
     Args:
@@ -267,41 +265,32 @@ class PineconeDatasink(Datasink[int]):
         """Upsert the task's blocks; returns the records acknowledged."""
         import json
 
-        from hf_pinecone.store import PineconeStore
+        from hf_pinecone.writer import IndexWriter
 
-        store = PineconeStore(
-            embedding=_NoEmbeddings(),
+        store = IndexWriter(
             namespace=self._spec.namespace,
             pinecone_api_key=self._spec.resolve_pinecone_api_key(),
             host=self._spec.index_host,
         )
         done = 0
-        for block in blocks:
-            rows = _rows(block)
-            records = []
-            for row in rows:
-                metadata = row.get(self.metadata_column) if self.metadata_column else None
-                if isinstance(metadata, str):
-                    metadata = json.loads(metadata)
-                vector = row[self.vector_column]
-                values = vector.tolist() if hasattr(vector, "tolist") else list(vector)
-                records.append((str(row[self.id_column]), values, metadata))
-            done += store.upsert_vectors(records)
+        try:
+            for block in blocks:
+                records = []
+                for row in _rows(block):
+                    metadata = row.get(self.metadata_column) if self.metadata_column else None
+                    if isinstance(metadata, str):
+                        metadata = json.loads(metadata)
+                    vector = row[self.vector_column]
+                    values = vector.tolist() if hasattr(vector, "tolist") else list(vector)
+                    records.append((str(row[self.id_column]), values, metadata))
+                done += store.upsert_vectors(records)
+        finally:
+            store.close()
         return done
 
     def on_write_complete(self, write_result: Any) -> None:
         """Sum what every task acknowledged into :attr:`upserted`."""
         self.upserted = sum(int(n) for n in write_result.write_returns)
-
-
-class _NoEmbeddings(Embeddings):
-    """The store needs an embeddings object; the datasink never embeds."""
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        raise ConfigurationError("PineconeDatasink writes vectors it is given; it does not embed")
-
-    def embed_query(self, text: str) -> list[float]:
-        raise ConfigurationError("PineconeDatasink writes vectors it is given; it does not embed")
 
 
 # --------------------------------------------------------------------------------------------------- ingest
