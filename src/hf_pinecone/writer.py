@@ -387,13 +387,13 @@ class IndexWriter:
         """
         if not ids:
             return set()
-        return set(self._plane().fetch(ids, self._ns(namespace))) & set(ids)
+        return self._plane().existing(ids, self._ns(namespace))
 
     async def aexisting_ids(self, ids: Sequence[str], *, namespace: str | None = None) -> set[str]:
         """Async :meth:`existing_ids`."""
         if not ids:
             return set()
-        return set(await (await self._aplane()).afetch(ids, self._ns(namespace))) & set(ids)
+        return await (await self._aplane()).aexisting(ids, self._ns(namespace))
 
     # -- list ---
 

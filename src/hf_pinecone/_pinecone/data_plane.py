@@ -175,6 +175,14 @@ class DataPlane:
             run_bounded(lambda c: self.sync.send(protocol.fetch(c, namespace)), chunks, self.concurrency)
         )
 
+    def existing(self, ids: Sequence[str], namespace: str | None) -> set[str]:
+        """The subset of ``ids`` stored in ``namespace`` (fetched in planned chunks, values never decoded)."""
+        chunks = plan_fetch_chunks(ids)
+        answers = run_bounded(
+            lambda c: self.sync.send(protocol.fetch(c, namespace, values=False)), chunks, self.concurrency
+        )
+        return set(_merge_found(answers)) & set(ids)
+
     def query(
         self, vector: Sequence[float] | None, *, top_k: int, namespace: str | None, **options: Any
     ) -> list[dict[str, Any]]:
@@ -226,6 +234,15 @@ class DataPlane:
             return await self.async_.send(protocol.fetch(chunk, namespace))
 
         return _merge_found(await arun_bounded(send, chunks, self.concurrency))
+
+    async def aexisting(self, ids: Sequence[str], namespace: str | None) -> set[str]:
+        """Async :meth:`existing`."""
+        chunks = plan_fetch_chunks(ids)
+
+        async def send(chunk: list[str]) -> Any:
+            return await self.async_.send(protocol.fetch(chunk, namespace, values=False))
+
+        return set(_merge_found(await arun_bounded(send, chunks, self.concurrency))) & set(ids)
 
     async def aquery(
         self, vector: Sequence[float] | None, *, top_k: int, namespace: str | None, **options: Any

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class Request:
         path: Path (and query string) below the plane's base URL.
         body: JSON body, already serialized, or ``None``.
         subject: What a 404 is about (``index 'docs'``), for the error message.
+        without_values: Decode the answer without its ``"values"`` arrays (which come back empty): for a
+            fetch that only asks which ids exist (see :func:`loads_without_values`).
     """
 
     operation: str
@@ -80,6 +83,7 @@ class Request:
     path: str
     body: bytes | None = None
     subject: str | None = None
+    without_values: bool = False
 
 
 def dumps(payload: Any) -> bytes:
@@ -97,6 +101,32 @@ def loads(body: bytes) -> Any:
     if _orjson is not None:
         return _orjson.loads(body)
     return json.loads(body)
+
+
+# A "values" key and its array up to the first "]". A quote cannot occur unescaped inside a JSON string, so the
+# key never matches inside one; a span that holds a quote is a list of strings (metadata) and is left as it is.
+# (A class of one excluded byte is re's fast path: [^\]"] would be ~10x slower.)
+_VALUES_ARRAY = re.compile(rb'"values":\s*\[[^\]]*\]')
+_NO_VALUES = b'"values":[]'
+
+
+def _blank(match: re.Match[bytes]) -> bytes:
+    span = match.group()
+    return span if b'"' in span[span.index(b"[") :] else _NO_VALUES
+
+
+def loads_without_values(body: bytes) -> Any:
+    """Parse a fetch answer with every record's ``values`` (and sparse ``values``) left out as ``[]``.
+
+    A fetch answer holds every vector in full: ~8 KB of digits per 384-d record, which ``orjson.loads`` turns into
+    Python floats (~30 us per record) only for the existence check to read the ids. Blanking the arrays of numbers
+    first is one regex pass (~6 us per record with the parse). Anything the pattern cannot blank cleanly (e.g.
+    nested arrays) makes the result invalid JSON, and the full body is parsed instead.
+    """
+    try:
+        return loads(_VALUES_ARRAY.sub(_blank, body))
+    except ValueError:
+        return loads(body)
 
 
 @functools.cache
@@ -137,12 +167,12 @@ def upsert(batch: Sequence[UpsertRecord], namespace: str | None) -> Request:
     return Request("upsert", "POST", "/vectors/upsert", body)
 
 
-def fetch(ids: Sequence[str], namespace: str | None) -> Request:
-    """``GET /vectors/fetch?ids=...`` of one planned chunk of ids."""
+def fetch(ids: Sequence[str], namespace: str | None, *, values: bool = True) -> Request:
+    """``GET /vectors/fetch?ids=...`` of one planned chunk of ids (``values=False``: the answer's values unread)."""
     params = [("ids", record_id) for record_id in ids]
     if namespace is not None:
         params.append(("namespace", namespace))
-    return Request("fetch", "GET", "/vectors/fetch?" + urlencode(params))
+    return Request("fetch", "GET", "/vectors/fetch?" + urlencode(params), without_values=not values)
 
 
 def query(
@@ -330,7 +360,7 @@ def interpret(
         if not body.strip():
             return {}  # delete and delete_index answer with an empty body
         try:
-            data = loads(body)
+            data = loads_without_values(body) if request.without_values else loads(body)
         except ValueError:
             data = None
         if isinstance(data, dict):
