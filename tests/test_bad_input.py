@@ -261,15 +261,17 @@ def broken_endpoint() -> Iterator[tuple[str, dict[str, bytes]]]:
         yield url, answer
 
 
+@pytest.mark.parametrize("method", ["embed_documents", "embed_documents_encoded"])
 @pytest.mark.parametrize("kind", sorted(BROKEN_BODIES))
 def test_broken_endpoint_answers_are_malformed_response_errors(
-    broken_endpoint: tuple[str, dict[str, bytes]], kind: str
+    broken_endpoint: tuple[str, dict[str, bytes]], kind: str, method: str
 ) -> None:
+    """Ingestion asks for encoded vectors: an answer the splitter does not take is decoded and judged the same way."""
     url, answer = broken_endpoint
     answer["body"] = BROKEN_BODIES[kind]
     emb = InferenceEndpointEmbeddings(endpoint_url=url, hf_token=None, max_retries=0)
     with pytest.raises(EndpointResponseError) as caught:
-        emb.embed_documents(["a", "b"])
+        getattr(emb, method)(["a", "b"])
     assert EXPECTED_MESSAGE[kind] in str(caught.value) and url in str(caught.value)
     emb.close()
 
@@ -455,16 +457,3 @@ def test_unknown_filter_operator_in_the_cli_is_one_line(
     bad_json = CliRunner().invoke(cli_app, ["query", "hello", "--index", "filter-cli", "--filter", "{oops"])
     assert bad_json.exit_code == 1 and "--filter is not valid JSON" in bad_json.stderr
 
-
-@pytest.mark.parametrize("kind", sorted(BROKEN_BODIES))
-def test_broken_answers_fail_the_same_way_on_the_encoded_path(
-    broken_endpoint: tuple[str, dict[str, bytes]], kind: str
-) -> None:
-    """Ingestion asks for encoded vectors; an answer the splitter does not take is decoded and judged as before."""
-    url, answer = broken_endpoint
-    answer["body"] = BROKEN_BODIES[kind]
-    emb = InferenceEndpointEmbeddings(endpoint_url=url, hf_token=None, max_retries=0)
-    with pytest.raises(EndpointResponseError) as caught:
-        emb.embed_documents_encoded(["a", "b"])
-    assert EXPECTED_MESSAGE[kind] in str(caught.value) and url in str(caught.value)
-    emb.close()

@@ -391,30 +391,9 @@ class PineconeStore(PineconeVectorStore):
     ) -> int:
         """Upsert already-embedded records ``(id, vector, metadata)``; returns the number Pinecone acknowledged.
 
-        With ``sparse_values`` (one ``{"indices", "values"}`` or ``None`` per record) the sparse values are
-        written with the dense ones under the same id (sparse-dense records; an empty one is left out). On a
-        sparse index the vectors are ``None`` and ``sparse_values`` is required.
-
-        Everything is validated before the first request; records go out in requests of <= 1,000 records and
-        < 2 MB, ``upsert_concurrency`` at a time, each retried on 429/5xx. Metadata is sent as given: put the
-        text under ``text_key`` yourself.
-
-        Args:
-            records: ``(id, vector, metadata)`` tuples; metadata may be ``None`` (the vector too, on a sparse
-                index).
-            namespace: Target namespace (default: the store's).
-            sparse_values: One sparse vector (or ``None``) per record, written under the record's id.
-
-        Returns:
-            The number of records Pinecone acknowledged (a repeated id counts once).
-
-        Raises:
-            InvalidRecordError: A record Pinecone would reject; nothing was written.
-            MetadataTooLargeError: Metadata over 40 KB (without ``truncate_text``); nothing was written.
-            IndexMismatchError: The vectors' dimension differs from the index's; nothing was written.
-            InvalidSparseVectorError: Sparse values Pinecone would refuse (lengths differ, negative or repeated
-                indices, ...); nothing was written.
-            PineconeRequestError: Pinecone refused a request or stayed unavailable (a subclass says which).
+        The store's :class:`~hf_pinecone.writer.IndexWriter` does the work: see
+        :meth:`IndexWriter.upsert_vectors <hf_pinecone.writer.IndexWriter.upsert_vectors>` for the arguments,
+        the batching and the errors. ``namespace`` defaults to the store's.
         """
         return self.writer.upsert_vectors(records, namespace=self._ns(namespace), sparse_values=sparse_values)
 
