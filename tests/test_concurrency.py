@@ -360,3 +360,32 @@ async def test_client_backs_off_on_an_endpoint_that_answers_429() -> None:
     expected = embedder.embed(texts, normalize=True, truncate=True, prompt_name=None)
     assert len(vectors) == len(texts)
     assert all(abs(a - b) < 1e-6 for v, e in zip(vectors, expected, strict=True) for a, b in zip(v, e, strict=True))
+
+
+def test_a_ceiling_bounds_the_adapted_limit_at_the_endpoint() -> None:
+    """Real loopback endpoint (a small per-request delay so that requests overlap), 64 batches at once: with
+    ``max_adaptive_concurrency=3`` the endpoint never sees more than 3 requests in flight, and the limit adapts
+    below the ceiling (Ray/Spark workers use this for their share of a budget)."""
+    from hf_pinecone import InferenceEndpointEmbeddings
+    from hf_pinecone.endpoint import AsyncEndpointClient, EndpointConfig
+    from hf_pinecone.errors import ConfigurationError
+    from hf_pinecone.local import run_in_background
+    from hf_pinecone.local.endpoint_server import HashEmbedder, create_endpoint_app
+
+    app = create_endpoint_app(embedder=HashEmbedder(8), delay=0.005)
+    texts = [f"text {i}" for i in range(256)]
+    with run_in_background(app) as url:
+
+        async def run() -> tuple[int, list[list[float]]]:
+            async with AsyncEndpointClient(url, batch_size=4, max_adaptive_concurrency=3) as client:
+                start = client.max_concurrency
+                return start, await client.aembed(texts)
+
+        start, vectors = asyncio.run(run())
+    assert start == 3 and len(vectors) == len(texts)
+    assert 1 <= app.state.stats.max_in_flight <= 3
+    emb = InferenceEndpointEmbeddings(endpoint_url=url, hf_token=None, max_adaptive_concurrency=2)
+    assert emb.async_client.max_concurrency == 2  # the field reaches the client; a fixed limit still wins
+    assert InferenceEndpointEmbeddings(endpoint_url=url, max_concurrency=5).client.max_concurrency == 5
+    with pytest.raises(ConfigurationError, match="max_adaptive_concurrency"):
+        EndpointConfig(url, max_adaptive_concurrency=0)

@@ -324,22 +324,20 @@ class _Claims:
         self._released.update(id_digest(i) for i in record_ids)
 
 
-def _cap_adaptive(client: Any, maximum: int) -> None:
-    """Keep the endpoint client's adaptive policy but under ``maximum`` requests in flight.
+def _within_share(options: dict[str, Any], share: int | None) -> dict[str, Any]:
+    """Embedding options that keep one worker under its ``share`` of the endpoint budget.
 
-    ``EndpointConfig.max_concurrency`` either adapts (up to 64) or fixes the limit; a worker's share of a
-    budget needs both: adapt (and back off on 429) but never above the share. Done once per client, before
-    its first request. (Would be cleaner as an ``EndpointConfig`` field; kept here to stay out of
-    ``endpoint.py``.)
+    An adapted limit (the default) keeps adapting, and backing off on 429, below the share; a fixed
+    ``max_concurrency`` is lowered to the share when above it.
     """
-    if getattr(client, "_hf_pinecone_ceiling", None) == maximum:
-        return
-    from hf_pinecone._concurrency import DEFAULT_INITIAL_CONCURRENCY, AdaptivePolicy, ConcurrencyLimiter
-
-    client._limiter = ConcurrencyLimiter(
-        AdaptivePolicy(initial=min(DEFAULT_INITIAL_CONCURRENCY, maximum), maximum=maximum)
-    )
-    client._hf_pinecone_ceiling = maximum
+    if share is None:
+        return options
+    capped = dict(options)
+    if capped.get("max_concurrency") is not None:
+        capped["max_concurrency"] = min(int(capped["max_concurrency"]), share)
+    else:
+        capped["max_adaptive_concurrency"] = min(int(capped.get("max_adaptive_concurrency") or share), share)
+    return capped
 
 
 class ChunkWorker:
@@ -366,7 +364,7 @@ class ChunkWorker:
             from hf_pinecone.writer import IndexWriter
 
             token = self.spec.resolve_hf_token()
-            options = dict(self.spec.embedding_options)
+            options = _within_share(dict(self.spec.embedding_options), self.spec.max_concurrency)
             embeddings = InferenceEndpointEmbeddings(
                 endpoint_url=self.spec.endpoint_url,
                 hf_token=SecretStr(token) if token else None,
@@ -392,8 +390,6 @@ class ChunkWorker:
                 batch's claims are given back so that a retry of it stores its records.
         """
         embeddings, store = self._open()
-        if self.spec.max_concurrency is not None:
-            _cap_adaptive(embeddings.async_client, self.spec.max_concurrency)
         outcome = BatchOutcome(read=read, duplicates=dups, rejected=list(rejected))
         claimed = [r for r in records if self._claims.claim(r.id)]
         outcome.duplicates += len(records) - len(claimed)

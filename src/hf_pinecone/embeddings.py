@@ -76,6 +76,9 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
     """Requests in flight at once across all calls on this object. ``None`` (default) adapts it to the
     endpoint: starts at 8, grows while throughput grows (up to 64), backs off on ``429``, timeouts or
     queueing. An int fixes it."""
+    max_adaptive_concurrency: int = Field(default=64, ge=1)
+    """Ceiling of the adapted concurrency (when ``max_concurrency`` is ``None``): it starts at ``min(8, this)``
+    and never grows above it (e.g. one worker's share of an endpoint's budget)."""
     max_retries: int = Field(default=5, ge=0)
     """Retries of 429/5xx, connection errors and timeouts (with exponential backoff and full jitter)."""
     retry_policy: RetryPolicy | None = None
@@ -154,6 +157,7 @@ class InferenceEndpointEmbeddings(BaseModel, Embeddings):
                     token=token,
                     batch_size=self.batch_size,
                     max_concurrency=self.max_concurrency,
+                    max_adaptive_concurrency=self.max_adaptive_concurrency,
                     timeout=self.timeout,
                     retry=self.retry_policy or RetryPolicy(max_retries=self.max_retries),
                     cold_start_timeout=self.cold_start_timeout,

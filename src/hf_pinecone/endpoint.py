@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from hf_pinecone import __version__
 from hf_pinecone._concurrency import (
+    DEFAULT_INITIAL_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     AdaptivePolicy,
     ConcurrencyLimiter,
@@ -89,6 +90,9 @@ class EndpointConfig:
             default) adapts it to the endpoint: it starts at 8, grows while throughput grows with it (up to
             64) and backs off on ``429 Overloaded``, timeouts or requests that only queue up at the endpoint.
             An int fixes it (no adaptation), e.g. to stay within a quota or a known replica count.
+        max_adaptive_concurrency: The ceiling of the adapted limit (when ``max_concurrency`` is ``None``): it
+            starts at ``min(8, this)`` and never grows above it. For a share of a budget that several clients
+            split (Ray/Spark workers), or an endpoint known to queue past some number of requests.
         timeout: Seconds per request.
         retry: Backoff for 429/5xx, connection errors and timeouts.
         cold_start_timeout: Seconds a 503 from a starting (scaled-to-zero) endpoint keeps being retried.
@@ -105,6 +109,7 @@ class EndpointConfig:
     batch_size: int | None = None
     max_batch_bytes: int = MAX_BATCH_BYTES
     max_concurrency: int | None = None
+    max_adaptive_concurrency: int = DEFAULT_MAX_CONCURRENCY
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cold_start_timeout: float = 600.0
@@ -121,6 +126,8 @@ class EndpointConfig:
             raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ConfigurationError(f"max_concurrency must be >= 1 (or None to adapt it), got {self.max_concurrency}")
+        if self.max_adaptive_concurrency < 1:
+            raise ConfigurationError(f"max_adaptive_concurrency must be >= 1, got {self.max_adaptive_concurrency}")
         if self.timeout <= 0:
             raise ConfigurationError(f"timeout must be > 0, got {self.timeout}")
         if self.cold_start_timeout < 0:
@@ -196,10 +203,15 @@ class _Base:
             secrets=(secret,) if secret else (),
         )
         fixed = self.config.max_concurrency
-        policy: LimitPolicy = AdaptivePolicy() if fixed is None else FixedPolicy(fixed)
+        ceiling = self.config.max_adaptive_concurrency
+        policy: LimitPolicy = (
+            AdaptivePolicy(initial=min(DEFAULT_INITIAL_CONCURRENCY, ceiling), maximum=ceiling)
+            if fixed is None
+            else FixedPolicy(fixed)
+        )
         # One limiter per client: every thread or task of every call shares it.
         self._limiter = ConcurrencyLimiter(policy)
-        self._max_in_flight = self.config.max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self._max_in_flight = fixed or ceiling
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
