@@ -533,14 +533,9 @@ class PineconeStore(PineconeVectorStore):
         return self._documents(ids, await (await self._aplane()).afetch(ids, self._ns(namespace)))
 
     def existing_ids(self, ids: Sequence[str], *, namespace: str | None = None) -> set[str]:
-        """Return which of ``ids`` are stored in the namespace (fetched <= 1,000 at a time).
+        """The subset of ``ids`` stored in ``namespace`` (default: the store's).
 
-        Args:
-            ids: Candidate ids.
-            namespace: Namespace to check (default: the store's).
-
-        Returns:
-            The subset of ``ids`` that exist.
+        See :meth:`IndexWriter.existing_ids <hf_pinecone.writer.IndexWriter.existing_ids>`.
         """
         return self.writer.existing_ids(ids, namespace=self._ns(namespace))
 
@@ -933,17 +928,9 @@ class PineconeStore(PineconeVectorStore):
     # -- list ---
 
     def list_ids(self, *, prefix: str | None = None, namespace: str | None = None) -> list[str]:
-        """Every id in the namespace that starts with ``prefix`` (Pinecone ``GET /vectors/list``, all pages).
+        """Every id in ``namespace`` (default: the store's) that starts with ``prefix``, all pages.
 
-        Pinecone lists serverless indexes only (pod-based ones answer an error). Chunked ingestion uses it to
-        find a document's stale chunks (ids ``PARENT#...``).
-
-        Args:
-            prefix: Id prefix; ``None`` lists every id (mind the size).
-            namespace: Namespace (default: the store's).
-
-        Returns:
-            The ids, in the order Pinecone pages them.
+        See :meth:`IndexWriter.list_ids <hf_pinecone.writer.IndexWriter.list_ids>`.
         """
         return self.writer.list_ids(prefix=prefix, namespace=self._ns(namespace))
 
