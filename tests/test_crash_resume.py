@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import json
@@ -26,19 +25,17 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from pinecone import Pinecone, ServerlessSpec
-from starlette.types import Receive, Scope, Send
 
+from distributed_support import RecordingEmbedder, UpsertSignal
 from hf_pinecone.ids import content_id
 from hf_pinecone.local import create_endpoint_app, create_pinecone_app, run_in_background
-from hf_pinecone.local.endpoint_server import HashEmbedder
 
 DIM = 16
 INDEX = "crash-resume"
@@ -48,58 +45,7 @@ MAX_IN_FLIGHT = 8 * 512
 
 
 # ------------------------------------------------------------------------------------------ observers
-class RecordingEmbedder(HashEmbedder):
-    """HashEmbedder that remembers every text it was asked to embed (an observer, not a fake)."""
-
-    def __init__(self, dimension: int) -> None:
-        super().__init__(dimension)
-        self.seen: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-
-    def embed(
-        self, texts: Sequence[str], *, normalize: bool, truncate: bool, prompt_name: str | None
-    ) -> np.ndarray:
-        with self._lock:
-            self.seen.update(texts)
-        return super().embed(texts, normalize=normalize, truncate=truncate, prompt_name=prompt_name)
-
-    def take(self, corpus: set[str]) -> collections.Counter[str]:
-        """What was embedded since the last call, restricted to ``corpus`` (the CLI's dimension probe is not)."""
-        with self._lock:
-            seen, self.seen = self.seen, collections.Counter()
-        return collections.Counter({text: n for text, n in seen.items() if text in corpus})
-
-
-class UpsertSignal:
-    """ASGI middleware that counts finished upsert requests and those still running (observer only)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.done = 0
-        self.running = 0
-        self.cond = threading.Condition()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        upsert = scope["type"] == "http" and scope["path"].endswith("/vectors/upsert")
-        if upsert:
-            with self.cond:
-                self.running += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            if upsert:
-                with self.cond:
-                    self.running -= 1
-                    self.done += 1
-                    self.cond.notify_all()
-
-    def wait_done_beyond(self, seen: int, timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: self.done > seen, timeout)
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: self.running == 0, timeout)
+# RecordingEmbedder and UpsertSignal are shared with the Ray and Spark tests (tests/distributed_support.py).
 
 
 @dataclass
