@@ -204,7 +204,6 @@ def test_secrets_resolved_in_workers_never_pickled_or_logged(ray_cluster: Any, t
             hf_token=hf_token,
             pinecone_api_key=pinecone_key,
             create_index=False,
-            worker_options={},
             embedding_options={},
         ) as run:
             blob = ray.cloudpickle.dumps(run.spec) + pickle.dumps(run.spec)

@@ -522,15 +522,24 @@ def open_run(
     hf_token: SecretSource | None,
     pinecone_api_key: SecretSource | None,
     create_index: bool,
-    worker_options: dict[str, Any],
     embedding_options: dict[str, Any],
+    column: str = "text",
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] | None = None,
+    max_metadata_bytes: int | None = MAX_METADATA_BYTES,
+    force: bool = False,
+    workers: int = 1,
+    max_concurrency_total: int | None = None,
 ) -> Iterator[Run]:
     """Resolve settings like the CLI, make sure the index exists, and yield the workers' spec.
+
+    Each of the ``workers`` gets an equal share of ``max_concurrency_total`` (see :func:`share_budget`).
 
     With neither ``HF_ENDPOINT_URL`` nor ``endpoint_url``, the bundled endpoint is started in this (driver)
     process; with no Pinecone key, controller host or ``host``, the local Pinecone server is: fine for a cluster
     on this machine, unreachable from other machines.
     """
+    share = share_budget(max_concurrency_total, workers)
     hf_token = _check_secret_source("hf_token", hf_token)
     pinecone_api_key = _check_secret_source("pinecone_api_key", pinecone_api_key)
     driver_token = hf_token() if hf_token is not None else None
@@ -577,16 +586,36 @@ def open_run(
             hf_token=token_source,
             pinecone_api_key=key_source,
             embedding_options=tuple(sorted(embedding_options.items())),
-            **worker_options,
+            column=column,
+            id_column=id_column,
+            metadata_columns=tuple(metadata_columns) if metadata_columns is not None else None,
+            max_metadata_bytes=max_metadata_bytes,
+            force=force,
+            max_concurrency=share,
         )
         yield Run(spec=spec, index_name=name, secrets=secrets)
 
 
-def check_dedupe(dedupe: str) -> str:
-    """Validate the ``dedupe`` argument."""
+def check_engine_args(
+    *, dedupe: str, batch_size: int, workers: int | None, embedding_options: dict[str, Any]
+) -> dict[str, Any]:
+    """The checks ``ray.ingest`` and ``spark.ingest`` share; returns the embedding options to use.
+
+    ``embed_batch_size`` (the engines' name: ``batch_size`` is theirs) becomes the embeddings' ``batch_size``.
+
+    Raises:
+        ConfigurationError: An invalid ``dedupe``, ``batch_size`` or ``workers``.
+    """
     if dedupe not in ("worker", "global"):
         raise ConfigurationError(f"dedupe must be 'worker' or 'global', got {dedupe!r}")
-    return dedupe
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
+    if workers is not None and workers < 1:
+        raise ConfigurationError(f"workers must be >= 1, got {workers}")
+    options = dict(embedding_options)
+    if "embed_batch_size" in options:
+        options["batch_size"] = options.pop("embed_batch_size")
+    return options
 
 
 _ERROR_LINE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception)): (.+)$", re.M)

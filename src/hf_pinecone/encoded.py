@@ -157,8 +157,3 @@ def split_embeddings(body: bytes | bytearray, expected: int) -> list[EncodedVect
             return None
         vectors.append(EncodedVector(rows[start : stop - 1], dimension))
     return vectors
-
-
-def as_floats(vectors: Sequence[Sequence[float]]) -> list[list[float]]:
-    """Plain float lists for vectors that may be :class:`EncodedVector` (for callers that need lists)."""
-    return [v.tolist() if isinstance(v, EncodedVector) else list(v) for v in vectors]

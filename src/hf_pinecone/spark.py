@@ -41,12 +41,11 @@ from hf_pinecone._distributed import (
     OutcomeCollector,
     SecretSource,
     WorkerSpec,
-    check_dedupe,
+    check_engine_args,
     failure_message,
     open_run,
     prepare_table,
     read_prepared,
-    share_budget,
     worker_error,
 )
 from hf_pinecone._pinecone.limits import MAX_METADATA_BYTES
@@ -221,19 +220,14 @@ def ingest(
         ConfigurationError: Invalid arguments or configuration, or a column missing in the data.
         IngestError: A run-level failure; ``exc.report`` holds the merged partial report; run again to resume.
     """
-    check_dedupe(dedupe)
-    if batch_size < 1:
-        raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
-    if workers is not None and workers < 1:
-        raise ConfigurationError(f"workers must be >= 1, got {workers}")
-    if "embed_batch_size" in embedding_options:
-        embedding_options["batch_size"] = embedding_options.pop("embed_batch_size")
+    embedding_options = check_engine_args(
+        dedupe=dedupe, batch_size=batch_size, workers=workers, embedding_options=embedding_options
+    )
     if column not in df.columns:
         raise ConfigurationError(f"text column {column!r} not found; the DataFrame has: {', '.join(df.columns)}")
     session = df.sparkSession
     if workers is None:
         workers = max(1, int(session.sparkContext.defaultParallelism))
-    share = share_budget(max_concurrency_total, workers)
     started = time.perf_counter()
     with open_run(
         index_name=index_name,
@@ -244,14 +238,13 @@ def ingest(
         hf_token=hf_token,
         pinecone_api_key=pinecone_api_key,
         create_index=create_index,
-        worker_options={
-            "column": column,
-            "id_column": id_column,
-            "metadata_columns": tuple(metadata_columns) if metadata_columns is not None else None,
-            "max_metadata_bytes": max_metadata_bytes,
-            "force": force,
-            "max_concurrency": share,
-        },
+        column=column,
+        id_column=id_column,
+        metadata_columns=metadata_columns,
+        max_metadata_bytes=max_metadata_bytes,
+        force=force,
+        workers=workers,
+        max_concurrency_total=max_concurrency_total,
         embedding_options=embedding_options,
     ) as run:
         spec = run.spec

@@ -25,7 +25,7 @@ import asyncio
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 from langchain_core.documents import Document
@@ -83,6 +83,7 @@ __all__ = [
 ]
 
 _UNRESOLVED = "hf-pinecone://unresolved"  # handed to the base class so that it does not look the host up
+T = TypeVar("T")
 # Options of the SDK's Index.upsert that mean nothing here: requests are always sent concurrently and bounded.
 _IGNORED_UPSERT_OPTIONS = frozenset({"async_req", "pool_threads", "show_progress"})
 
@@ -126,6 +127,31 @@ class _NoDenseEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._refuse()  # type: ignore[no-any-return]
+
+
+class _WriterSetting(Generic[T]):
+    """A store attribute kept on its :class:`IndexWriter` (read and set there), so the two never disagree."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, store: None, owner: type) -> _WriterSetting[T]: ...
+
+    @overload
+    def __get__(self, store: PineconeStore, owner: type) -> T: ...
+
+    def __get__(self, store: PineconeStore | None, owner: type) -> T | _WriterSetting[T]:
+        if store is None:
+            return self
+        value: T = getattr(store.writer, self.name)
+        return value
+
+    def __set__(self, store: PineconeStore, value: T) -> None:
+        setattr(store.writer, self.name, value)
 
 
 class PineconeStore(PineconeVectorStore):
@@ -238,32 +264,9 @@ class PineconeStore(PineconeVectorStore):
         assert self._writer is not None  # set at the end of __init__
         return self._writer
 
-    @property
-    def truncate_text(self) -> bool:
-        """Shorten over-long stored text instead of raising MetadataTooLargeError."""
-        return self.writer.truncate_text
-
-    @truncate_text.setter
-    def truncate_text(self, value: bool) -> None:
-        self.writer.truncate_text = value
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """Retry policy for 429/5xx and connection failures on every request."""
-        return self.writer.retry
-
-    @retry.setter
-    def retry(self, value: RetryPolicy) -> None:
-        self.writer.retry = value
-
-    @property
-    def upsert_concurrency(self) -> int:
-        """Requests in flight at once within one call."""
-        return self.writer.upsert_concurrency
-
-    @upsert_concurrency.setter
-    def upsert_concurrency(self, value: int) -> None:
-        self.writer.upsert_concurrency = value
+    truncate_text = _WriterSetting[bool]("Shorten over-long stored text instead of raising MetadataTooLargeError.")
+    retry = _WriterSetting[RetryPolicy]("Retry policy for 429/5xx and connection failures on every request.")
+    upsert_concurrency = _WriterSetting[int]("Requests in flight at once within one call.")
 
     # -- the index host, resolved lazily (by the writer) ---
 

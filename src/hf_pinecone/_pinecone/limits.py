@@ -11,6 +11,7 @@ from typing import Final
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_NAMESPACE",
     "INDEX_NAME_RULE",
     "MAX_DIMENSION",
     "MAX_FETCH_IDS",
@@ -26,6 +27,9 @@ __all__ = [
 
 API_VERSION: Final = "2025-04"
 """The ``X-Pinecone-API-Version`` this library speaks (the one pinecone SDK 7.x sends)."""
+DEFAULT_NAMESPACE: Final = "__default__"
+"""The default namespace's name in API 2025-04 (also ``""``): "To target the default namespace, use
+``__default__``" (docs.pinecone.io/reference/api/2025-04/data-plane/listnamespaces)."""
 MAX_UPSERT_RECORDS: Final = 1000
 """Records per upsert request."""
 MAX_REQUEST_BYTES: Final = 2_000_000

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from hf_pinecone._pinecone.limits import API_VERSION
+from hf_pinecone._pinecone.limits import API_VERSION, DEFAULT_NAMESPACE
 from hf_pinecone._pinecone.records import UpsertRecord
 from hf_pinecone._pinecone.sparse import SparseVector
 from hf_pinecone._retry import RetryPolicy, parse_retry_after
@@ -221,6 +221,22 @@ def describe_index_stats(filter: Mapping[str, Any] | None = None) -> Request:
     """``POST /describe_index_stats``."""
     payload = {"filter": dict(filter)} if filter is not None else {}
     return Request("describe_index_stats", "POST", "/describe_index_stats", dumps(payload))
+
+
+def namespace_count(stats: Mapping[str, Any], namespace: str | None) -> int | None:
+    """Records in ``namespace`` per a ``describe_index_stats`` answer (``None``: the answer does not say).
+
+    The default namespace (``None`` or ``""``) is listed as ``""`` or, in API 2025-04, as ``"__default__"``; a
+    namespace that is not listed holds nothing.
+    """
+    if stats.get("totalVectorCount") == 0:
+        return 0
+    namespaces = stats.get("namespaces")
+    if not isinstance(namespaces, Mapping):
+        return None
+    names = ("", DEFAULT_NAMESPACE) if not namespace else (namespace,)
+    counts = [entry.get("vectorCount", 0) for name in names if isinstance(entry := namespaces.get(name), Mapping)]
+    return int(sum(counts))
 
 
 def list_ids(

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from hf_pinecone._pinecone.protocol import namespace_count
 from hf_pinecone.errors import (
     ChunkError,
     ConfigurationError,
@@ -337,10 +338,6 @@ async def aprocess_chunk(
     )
 
 
-# describe_index_stats names the default namespace "" (API 2024-x) or "__default__" (API 2025-04).
-_DEFAULT_NAMESPACE_NAMES = ("", "__default__")
-
-
 async def namespace_is_empty(store: Any, namespace: str | None) -> bool:
     """Whether ``store`` (a :class:`VectorWriter` with ``adescribe_index_stats``) holds no record in ``namespace``.
 
@@ -356,19 +353,7 @@ async def namespace_is_empty(store: Any, namespace: str | None) -> bool:
         stats = await stats_of()
     except HfPineconeError:
         return False  # the real error, if it persists, comes from the first chunk's requests
-    if not isinstance(stats, dict):
-        return False
-    if stats.get("totalVectorCount") == 0:
-        return True
-    namespaces = stats.get("namespaces")
-    if not isinstance(namespaces, dict):
-        return False
-    names = _DEFAULT_NAMESPACE_NAMES if not namespace else (namespace,)
-    for name in names:
-        entry = namespaces.get(name)
-        if isinstance(entry, dict) and entry.get("vectorCount", 0) != 0:
-            return False
-    return True
+    return isinstance(stats, dict) and namespace_count(stats, namespace) == 0
 
 
 def _embeddings_of(embeddings: Embeddings | DetailedEmbeddings | None, store: Any) -> Embeddings | DetailedEmbeddings:

@@ -49,7 +49,7 @@ MAX_LIST_LIMIT = 1000
 # Bodies are read (and discarded) up to this size so the client gets an error body, not a reset connection.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 METRICS = limits.METRICS
-DEFAULT_NAMESPACE = "__default__"
+DEFAULT_NAMESPACE = limits.DEFAULT_NAMESPACE
 INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 INDEX_NAME_MESSAGE = (
     "Resource name must consist of lower case alphanumeric characters or '-', start and end with an "
